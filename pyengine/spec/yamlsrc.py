@@ -1,0 +1,157 @@
+"""YAML loading that remembers where every value came from.
+
+PyYAML's constructed objects forget their marks, so this module composes the
+node tree itself and records, for every value, its position and raw text in a
+:class:`SourceMap` keyed by the value's path (a tuple of keys and indexes).
+Expressions are parsed from that raw text, which keeps literals such as
+``1.50`` exact and lets errors point at the column inside an expression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from pyengine.errors import Diagnostic, Pos
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a YAML value starts, and (for scalars) its text as written."""
+
+    pos: Pos
+    text: str | None = None
+    style: str | None = None
+    raw: str | None = None  # the source slice, quotes included
+    block_indent: int | None = None  # for | and > scalars: content indentation
+
+    def at(self, offset: int) -> Pos:
+        """Position of character ``offset`` of the scalar's value.
+
+        Exact for plain and quoted scalars without escapes or folding, and for
+        literal block scalars; otherwise the scalar's start (never wrong, only
+        less precise).
+        """
+        if self.text is None:
+            return self.pos
+        if self.style in ("|", ">") and self.block_indent is not None:
+            before = self.text[:offset]
+            line = before.count("\n")
+            col = len(before) - (before.rfind("\n") + 1)
+            return Pos(self.pos.path, self.pos.line + 1 + line, self.block_indent + col + 1)
+        quote = 1 if self.style in ("'", '"') else 0
+        if self.raw is None or self.raw[quote : len(self.raw) - quote] != self.text:
+            return self.pos
+        before = self.text[:offset]
+        line = before.count("\n")
+        if line == 0:
+            return self.pos.shifted(cols=quote + offset)
+        return Pos(self.pos.path, self.pos.line + line, len(before) - before.rfind("\n"))
+
+
+@dataclass
+class SourceMap:
+    """Positions of every value of one YAML document, by path."""
+
+    path: str
+    entries: dict[Path_, Located] = field(default_factory=dict)
+
+    def get(self, path: Path_) -> Located:
+        """The located value at ``path``, or the nearest enclosing one."""
+        while path not in self.entries and path:
+            path = path[:-1]
+        return self.entries.get(path, Located(Pos(self.path, 1, 1)))
+
+    def pos(self, path: Path_) -> Pos:
+        """Start position of the value at ``path`` (or its nearest parent)."""
+        return self.get(path).pos
+
+    def key_pos(self, path: Path_) -> Pos:
+        """Position of the key naming the value at ``path``."""
+        return self.entries.get((*path, "<key>"), self.get(path)).pos
+
+
+class YamlError(Exception):
+    """A YAML document could not be read; carries positioned diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(d.message for d in diagnostics))
+
+
+def load(text: str, path: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document into plain data plus its :class:`SourceMap`."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        smap = SourceMap(path)
+        if node is None:
+            return None, smap
+        builder = _Builder(loader, smap, text)
+        data = builder.build(node, ())
+        if builder.problems:
+            raise YamlError(builder.problems)
+        return data, smap
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Pos(path, mark.line + 1, mark.column + 1) if mark else Pos(path, 1, 1)
+        raise YamlError([Diagnostic(pos, f"invalid YAML: {exc.problem or exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise YamlError([Diagnostic(Pos(path, 1, 1), f"invalid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader, smap: SourceMap, text: str):
+        self.loader = loader
+        self.smap = smap
+        self.text = text
+        self.problems: list[Diagnostic] = []
+
+    def pos(self, node: yaml.Node) -> Pos:
+        return Pos(self.smap.path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            self.smap.entries[path] = Located(self.pos(node))
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            self.smap.entries[path] = Located(self.pos(node))
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        self.smap.entries[path] = self.scalar(node)
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        self.loader.flatten_mapping(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(Diagnostic(self.pos(key_node), "mapping keys must be plain"))
+                continue
+            key = str(self.loader.construct_object(key_node))
+            if key in out:
+                self.problems.append(Diagnostic(self.pos(key_node), f"duplicate key '{key}'"))
+                continue
+            self.smap.entries[(*path, key, "<key>")] = Located(self.pos(key_node))
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def scalar(self, node: yaml.ScalarNode) -> Located:
+        raw = self.text[node.start_mark.index : node.end_mark.index]
+        indent = None
+        if node.style in ("|", ">"):
+            indent = _block_indent(self.text, node.start_mark.line + 1)
+        return Located(self.pos(node), node.value, node.style, raw, indent)
+
+
+def _block_indent(text: str, line_index: int) -> int | None:
+    for line in text.splitlines()[line_index:]:
+        if line.strip():
+            return len(line) - len(line.lstrip(" "))
+    return None
