@@ -1,0 +1,182 @@
+"""Conversion of one JSON-like transaction to the schema's typed values.
+
+Used for single transactions (``Engine.evaluate``, ``explain``, rule tests);
+the batch path converts whole Arrow columns with the same rules. A value that
+does not convert exactly is a :class:`SchemaViolation` naming the field:
+decimals are never rounded, ints never truncated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pyengine.errors import SchemaViolation
+from pyengine.lang.types import Type
+from pyengine.reference.ops import INT_MAX, INT_MIN
+from pyengine.spec.program import Schema
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})"
+)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class _Bad(Exception):
+    pass
+
+
+def convert_record(schema: Schema, raw: Any) -> dict[str, Any]:
+    """Typed values of ``raw``'s schema fields; optional fields may be None.
+
+    Raises SchemaViolation for a record that is not an object, or whose required
+    field is missing, null or not convertible.
+    """
+    if not isinstance(raw, dict):
+        raise SchemaViolation(f"a transaction must be a JSON object, not {_kind(raw)}")
+    record: dict[str, Any] = {}
+    for name, f in schema.fields.items():
+        value = raw.get(name)
+        if value is None:
+            if not f.optional:
+                what = "missing" if name not in raw else "null"
+                raise SchemaViolation(f"field '{name}' is {what}", None)
+            record[name] = None
+            continue
+        try:
+            record[name] = convert_value(value, f.type)
+        except _Bad as exc:
+            raise SchemaViolation(f"field '{name}': {exc}") from None
+    return record
+
+
+def convert_value(value: Any, t: Type) -> Any:
+    """One value to type ``t``'s representation; raises _Bad with a reason."""
+    converter = _CONVERTERS[t.kind]
+    return converter(value, t)
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _string(v: Any, t: Type) -> str:
+    if not isinstance(v, str):
+        raise _Bad(f"expected a string, got {_kind(v)}")
+    return v
+
+
+def _int(v: Any, t: Type) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise _Bad(f"expected an integer, got {_kind(v)}")
+    if isinstance(v, str):
+        if not _INT.fullmatch(v):
+            raise _Bad(f"'{_clip(v)}' is not an integer")
+        v = int(v)
+    if not INT_MIN <= v <= INT_MAX:
+        raise _Bad(f"{v} is out of the 64-bit integer range")
+    return v
+
+
+def _float(v: Any, t: Type) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise _Bad(f"expected a number, got {_kind(v)}")
+    if isinstance(v, str):
+        if not _FLOAT.fullmatch(v):
+            raise _Bad(f"'{_clip(v)}' is not a number")
+        v = float(v)
+    f = float(v)
+    if math.isnan(f) or math.isinf(f):
+        raise _Bad("NaN and infinities are not accepted")
+    return f
+
+
+def _decimal(v: Any, t: Type) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | float | str | Decimal):
+        raise _Bad(f"expected a decimal, got {_kind(v)}")
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            raise _Bad("NaN and infinities are not accepted")
+        v = repr(v)  # the shortest text that reads back as this double
+        if "e" in v or "E" in v:
+            v = format(Decimal(v), "f")
+    text = str(v)
+    if isinstance(v, str) and not _DECIMAL.fullmatch(text):
+        raise _Bad(f"'{_clip(text)}' is not a decimal number")
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        raise _Bad(f"'{_clip(text)}' is not a decimal number") from None
+    exponent = d.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > t.scale:
+        raise _Bad(f"{text} has more than {t.scale} digits after the point")
+    unscaled = int(d.scaleb(t.scale))
+    if not INT_MIN <= unscaled <= INT_MAX:
+        raise _Bad(f"{text} is out of range for decimal({t.scale})")
+    return unscaled
+
+
+def _bool(v: Any, t: Type) -> bool:
+    if isinstance(v, bool):
+        return v
+    if v in ("true", "false"):
+        return bool(v == "true")
+    raise _Bad(f"expected true or false, got {_kind(v)}")
+
+
+def _timestamp(v: Any, t: Type) -> int:
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            raise _Bad("a timestamp needs a time zone (use Z for UTC)")
+        return _micros(v)
+    if not isinstance(v, str):
+        raise _Bad(f"expected an RFC 3339 timestamp string, got {_kind(v)}")
+    return parse_timestamp(v)
+
+
+def parse_timestamp(text: str) -> int:
+    """Microseconds since the epoch of an RFC 3339 text (zone required)."""
+    m = _RFC3339.fullmatch(text)
+    if not m:
+        raise _Bad(f"'{_clip(text)}' is not an RFC 3339 timestamp (e.g. 2026-01-01T00:00:00Z)")
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    frac = int((m.group(7) or ".0")[1:].ljust(6, "0"))
+    zone = m.group(8)
+    tz = dt.UTC if zone in "Zz" else dt.timezone(
+        (-1 if zone[0] == "-" else 1) * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    try:
+        moment = dt.datetime(year, month, day, hour, minute, second, frac, tzinfo=tz)
+    except ValueError as exc:
+        raise _Bad(f"'{_clip(text)}': {exc}") from None
+    return _micros(moment)
+
+
+def _micros(moment: dt.datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def format_timestamp(us: int) -> str:
+    """RFC 3339 text of a timestamp in UTC."""
+    moment = _EPOCH + dt.timedelta(microseconds=us)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_CONVERTERS = {
+    "string": _string, "int": _int, "float": _float, "decimal": _decimal,
+    "bool": _bool, "timestamp": _timestamp,
+}
