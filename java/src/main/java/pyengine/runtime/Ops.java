@@ -1,0 +1,111 @@
+package pyengine.runtime;
+
+/**
+ * 64-bit integer arithmetic with overflow checks, conversions and helpers used
+ * by generated rule code. Mirrored by pyengine/reference/ops.py.
+ */
+public final class Ops {
+    private Ops() {}
+
+    public static long add(long a, long b) {
+        long r = a + b;
+        if (((a ^ r) & (b ^ r)) < 0) throw EvalException.OVERFLOW;
+        return r;
+    }
+
+    public static long sub(long a, long b) {
+        long r = a - b;
+        if (((a ^ b) & (a ^ r)) < 0) throw EvalException.OVERFLOW;
+        return r;
+    }
+
+    public static long mul(long a, long b) {
+        long lo = a * b;
+        if (Math.multiplyHigh(a, b) != (lo >> 63)) throw EvalException.OVERFLOW;
+        return lo;
+    }
+
+    /** CEL integer division: truncates toward zero. */
+    public static long div(long a, long b) {
+        if (b == 0) throw EvalException.DIVISION_BY_ZERO;
+        if (a == Long.MIN_VALUE && b == -1) throw EvalException.OVERFLOW;
+        return a / b;
+    }
+
+    /** CEL remainder: the sign of the dividend. */
+    public static long mod(long a, long b) {
+        if (b == 0) throw EvalException.DIVISION_BY_ZERO;
+        if (b == -1) return 0; // Long.MIN_VALUE % -1 is 0, and no overflow
+        return a % b;
+    }
+
+    public static long neg(long a) {
+        if (a == Long.MIN_VALUE) throw EvalException.OVERFLOW;
+        return -a;
+    }
+
+    public static long abs(long a) {
+        if (a == Long.MIN_VALUE) throw EvalException.OVERFLOW;
+        return a < 0 ? -a : a;
+    }
+
+    public static long min(long a, long b) { return a <= b ? a : b; }
+    public static long max(long a, long b) { return a >= b ? a : b; }
+    // Not Math.min/max: NaN and -0.0 must behave exactly as in the reference evaluator.
+    public static double min(double a, double b) { return a <= b ? a : b; }
+    public static double max(double a, double b) { return a >= b ? a : b; }
+
+    /** CEL int(double): truncates; NaN, infinities and out-of-range values are errors. */
+    public static long d2l(double d) {
+        if (!(d >= -9.223372036854775808E18 && d < 9.223372036854775808E18)) {
+            throw new EvalException(ErrorCode.CONVERSION, "a double outside the int range to int");
+        }
+        return (long) d;
+    }
+
+    /** int(string): an optional sign and ASCII digits. */
+    public static long parseLong(String s) {
+        int n = s.length();
+        int i = (n > 0 && (s.charAt(0) == '+' || s.charAt(0) == '-')) ? 1 : 0;
+        boolean ok = i < n;
+        for (int j = i; j < n && ok; j++) ok = s.charAt(j) >= '0' && s.charAt(j) <= '9';
+        if (ok) {
+            try {
+                return Long.parseLong(s);
+            } catch (NumberFormatException e) {
+                // out of range: reported below
+            }
+        }
+        throw new EvalException(ErrorCode.CONVERSION, "'" + s + "' to int");
+    }
+
+    /** double(string): a plain decimal number, optionally with an exponent. */
+    public static double parseDouble(String s) {
+        if (!Str.isPlainNumber(s)) {
+            throw new EvalException(ErrorCode.CONVERSION, "'" + s + "' to double");
+        }
+        return Double.parseDouble(s);
+    }
+
+    public static boolean in(long x, long[] items) {
+        for (long item : items) if (x == item) return true;
+        return false;
+    }
+
+    public static boolean in(double x, double[] items) {
+        for (double item : items) if (x == item) return true;
+        return false;
+    }
+
+    public static boolean in(String x, String[] items) {
+        for (String item : items) if (x.equals(item)) return true;
+        return false;
+    }
+
+    // Reading an absent optional value: typed so they fit in any expression.
+    public static long missingLong(EvalException e) { throw e; }
+    public static int missingInt(EvalException e) { throw e; }
+    public static double missingDouble(EvalException e) { throw e; }
+    public static boolean missingBoolean(EvalException e) { throw e; }
+    public static String missingString(EvalException e) { throw e; }
+}

@@ -1,0 +1,81 @@
+package pyengine.runtime;
+
+/** String functions with CEL semantics (code points, ASCII case mapping). */
+public final class Str {
+    private Str() {}
+
+    /** size(): the number of Unicode code points. */
+    public static long size(String s) {
+        return s.codePointCount(0, s.length());
+    }
+
+    /** Comparison in code point order (String.compareTo compares UTF-16 units). */
+    public static int compare(String a, String b) {
+        int n = Math.min(a.length(), b.length());
+        for (int i = 0; i < n; i++) {
+            char x = a.charAt(i), y = b.charAt(i);
+            if (x != y) {
+                // Surrogates (D800-DFFF) encode code points above FFFF: move them above E000-FFFF.
+                if (x >= 0xD800 && y >= 0xD800) {
+                    x = fixup(x);
+                    y = fixup(y);
+                }
+                return x - y;
+            }
+        }
+        return a.length() - b.length();
+    }
+
+    private static char fixup(char c) {
+        return (char) (c >= 0xE000 ? c - 0x800 : c + 0x2000);
+    }
+
+    public static String lowerAscii(String s) {
+        char[] cs = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                if (cs == null) cs = s.toCharArray();
+                cs[i] = (char) (c + 32);
+            }
+        }
+        return cs == null ? s : new String(cs);
+    }
+
+    public static String upperAscii(String s) {
+        char[] cs = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 'a' && c <= 'z') {
+                if (cs == null) cs = s.toCharArray();
+                cs[i] = (char) (c - 32);
+            }
+        }
+        return cs == null ? s : new String(cs);
+    }
+
+    /** [+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)? */
+    static boolean isPlainNumber(String s) {
+        int i = 0, n = s.length();
+        if (i < n && (s.charAt(i) == '+' || s.charAt(i) == '-')) i++;
+        int intDigits = 0, fracDigits = 0;
+        while (i < n && isDigit(s.charAt(i))) { i++; intDigits++; }
+        if (i < n && s.charAt(i) == '.') {
+            i++;
+            while (i < n && isDigit(s.charAt(i))) { i++; fracDigits++; }
+        }
+        if (intDigits + fracDigits == 0) return false;
+        if (i < n && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
+            i++;
+            if (i < n && (s.charAt(i) == '+' || s.charAt(i) == '-')) i++;
+            int expDigits = 0;
+            while (i < n && isDigit(s.charAt(i))) { i++; expDigits++; }
+            if (expDigits == 0) return false;
+        }
+        return i == n;
+    }
+
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+}
