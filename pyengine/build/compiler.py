@@ -1,0 +1,102 @@
+"""Compiling generated Java into ``rules.jar``, with Gradle or plain javac.
+
+Both builders compile the hand-written runtime (``java/``) and the generated
+sources with ``--release 17`` into a jar with fixed timestamps and sorted
+entries. Failures are wrapped in :class:`BuildError` with the tool's output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+from pyengine import resources
+from pyengine.errors import BuildError
+
+BUILDERS = ("gradle", "javac")
+TIMEOUT_SECONDS = 900
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def find_java_tool(name: str) -> Path:
+    """A JDK tool (``javac``, ``java``) from JAVA_HOME, else from PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        candidate = Path(home) / "bin" / name
+        if candidate.exists():
+            return candidate
+        raise BuildError(f"JAVA_HOME={home} has no bin/{name}: point it at a JDK (not a JRE)")
+    found = shutil.which(name)
+    if found is None:
+        raise BuildError(f"no '{name}' found: install a JDK 17 or newer, or set JAVA_HOME")
+    return Path(found)
+
+
+def compile_jar(generated: Path, workdir: Path, builder: str) -> Path:
+    """Compile runtime + ``generated`` sources; returns the path of the built jar."""
+    if builder == "gradle":
+        return _gradle(generated, workdir)
+    if builder == "javac":
+        return _javac(generated, workdir)
+    raise BuildError(f"unknown builder '{builder}' (choose {' or '.join(BUILDERS)})")
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> None:
+    try:
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True,
+                       timeout=TIMEOUT_SECONDS)
+    except FileNotFoundError as exc:
+        raise BuildError(f"{what} is not installed ({cmd[0]} not found)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"{what} did not finish within {TIMEOUT_SECONDS} s") from exc
+    except subprocess.CalledProcessError as exc:
+        output = (exc.stdout or "") + (exc.stderr or "")
+        tail = "\n".join(output.strip().splitlines()[-40:])
+        raise BuildError(f"{what} failed (exit {exc.returncode}):\n{tail}") from exc
+
+
+def _javac(generated: Path, workdir: Path) -> Path:
+    classes = workdir / "classes"
+    classes.mkdir(parents=True, exist_ok=True)
+    sources = sorted(str(p) for root in (resources.java_runtime_dir(), generated)
+                     for p in root.rglob("*.java"))
+    argfile = workdir / "sources.txt"
+    argfile.write_text("\n".join(f'"{s}"' for s in sources), encoding="utf-8")
+    javac = find_java_tool("javac")
+    _run([str(javac), "--release", "17", "-encoding", "UTF-8", "-nowarn", "-d", str(classes),
+          f"@{argfile}"], workdir, "javac")
+    jar = workdir / "rules.jar"
+    _write_jar(classes, jar)
+    return jar
+
+
+def _write_jar(classes: Path, jar: Path) -> None:
+    """A jar with sorted entries and fixed timestamps: same classes, same bytes."""
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
+        manifest = zipfile.ZipInfo("META-INF/MANIFEST.MF", _FIXED_TIME)
+        zf.writestr(manifest, "Manifest-Version: 1.0\r\nCreated-By: pyengine\r\n\r\n")
+        for path in sorted(classes.rglob("*.class")):
+            info = zipfile.ZipInfo(path.relative_to(classes).as_posix(), _FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+
+
+def _gradle(generated: Path, workdir: Path) -> Path:
+    gradle = shutil.which("gradle")
+    if gradle is None:
+        raise BuildError("Gradle is not installed: run 'make setup' (Debian: apt-get install "
+                         "gradle), or build with --builder javac")
+    project = workdir / "gradle"
+    project.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(resources.build_gradle(), project / "build.gradle")
+    (project / "settings.gradle").write_text("rootProject.name = 'rules'\n", encoding="utf-8")
+    cmd = [gradle, "--offline", "--quiet", "--no-daemon", f"-PruntimeSrc={resources.java_runtime_dir()}",
+           f"-PgeneratedSrc={generated}", "jar"]
+    _run(cmd, project, "Gradle")
+    jars = sorted((project / "build" / "libs").glob("*.jar"))
+    if len(jars) != 1:
+        raise BuildError(f"Gradle produced {len(jars)} jars in build/libs, expected one")
+    return jars[0]
