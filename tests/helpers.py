@@ -1,0 +1,44 @@
+"""Helpers to write small rules directories in tests."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+SCHEMA = """\
+fields:
+  id: string
+  client_id: string
+  amount: decimal(2)
+  currency: string
+  country: string
+  mcc: int
+  channel: string
+  ts: timestamp
+  account_age_days: int
+  txn_count_24h: int
+  vip: bool
+  score: float
+  note: string?
+"""
+
+TXN = {
+    "id": "t1", "client_id": "c", "amount": "12.00", "currency": "USD", "country": "US",
+    "mcc": 5411, "channel": "web", "ts": "2026-01-01T03:00:00Z", "account_age_days": 400,
+    "txn_count_24h": 1, "vip": False, "score": 0.5,
+}
+
+
+def write_rules(root: Path, files: dict[str, str], schema: str | None = SCHEMA) -> Path:
+    """Create a rules directory with ``schema.yaml`` and the given files (dedented)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if schema is not None:
+        (root / "schema.yaml").write_text(schema, encoding="utf-8")
+    for name, text in files.items():
+        (root / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def one_rule(when: str, action: str = "flag", extra: str = "") -> str:
+    """A rule set file 'c' serving client 'c' with one rule."""
+    return f"ruleset: c\nrules:\n  - id: r\n    when: {when}\n    action: {action}\n{extra}"
