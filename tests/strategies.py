@@ -1,0 +1,170 @@
+"""hypothesis strategies: transactions of the test schema and well-typed expressions."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hypothesis import strategies as st
+
+from pyengine.records import format_timestamp
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_EDGES = [0, 1, -1, 2, 3, 7, 10, 100, 2**31, 2**62, INT_MAX, INT_MIN, INT_MIN + 1,
+             3037000499, 3037000500, -3037000500]
+FLOAT_EDGES = [0.0, -0.0, 0.5, 1.0, -1.0, 0.1, 1e300, -1e300, 5e-324, 2.0**53, 0.95, 0.8]
+WORDS = ["USD", "EUR", "US", "DE", "IR", "BY", "", "atm", "web", "pos", "PO-123456", "po-1",
+         "#EXP", "TEST", "é", "😀", "a\nb", "\u2028", "x\"y", "\\u0022", "Ab", "aB", "USA"]
+
+ints = st.one_of(st.sampled_from(INT_EDGES), st.integers(INT_MIN, INT_MAX),
+                 st.integers(-1000, 1000))
+floats = st.one_of(st.sampled_from(FLOAT_EDGES), st.floats(allow_nan=False,
+                                                           allow_infinity=False),
+                   st.floats(0, 1))
+strings = st.one_of(st.sampled_from(WORDS),
+                    st.text(st.characters(blacklist_categories=("Cs",)), max_size=8))
+# Year 0001 to 9999, whole microseconds.
+timestamps = st.integers(-62135596800_000000, 253402300799_999999).map(format_timestamp)
+
+
+@st.composite
+def decimal_texts(draw: Any, scale: int = 2) -> str:
+    """An exact decimal as text with ``scale`` digits, e.g. '-12.05'."""
+    unscaled = draw(st.one_of(st.sampled_from(INT_EDGES), st.integers(-10**9, 10**9)))
+    sign = "-" if unscaled < 0 else ""
+    whole, frac = divmod(abs(unscaled), 10**scale)
+    return f"{sign}{whole}.{frac:0{scale}d}" if scale else f"{sign}{whole}"
+
+
+def transactions(clients: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Transactions of tests.helpers.SCHEMA (and of examples/rules), always valid."""
+    return st.fixed_dictionaries({
+        "id": st.text(max_size=5),
+        "client_id": st.sampled_from(clients),
+        "amount": st.one_of(decimal_texts(), st.sampled_from(["0.00", "15000.00", "1500.00",
+                                                              "100000.00", "5000.00"])),
+        "currency": st.one_of(st.sampled_from(["USD", "EUR", "GBP", "usd"]), strings),
+        "country": st.one_of(st.sampled_from(["US", "DE", "IR", "BY", "RU", "NG", "USA"]),
+                             strings),
+        "mcc": st.one_of(st.sampled_from([5411, 7995, 6051, 6011]), ints),
+        "channel": st.sampled_from(["atm", "pos", "web", "mobile", "other"]),
+        "ts": timestamps,
+        "account_age_days": st.one_of(st.integers(0, 5000), ints),
+        "txn_count_24h": st.one_of(st.integers(0, 100), ints),
+        "vip": st.booleans(),
+        "score": st.one_of(st.floats(0, 1), floats),
+    }, optional={"note": st.one_of(st.none(), strings, st.sampled_from(
+        ["PO-123456", "PO-12", "This is a TEST", "q4 #EXP", "x#EXP"]))})
+
+
+# -- expressions ------------------------------------------------------------
+def cel_string(text: str) -> str:
+    """A CEL string literal for ``text``."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def yaml_string(text: str) -> str:
+    """A YAML double-quoted scalar for ``text`` (JSON, with YAML's printable rules)."""
+    dumped = json.dumps(text, ensure_ascii=False)
+    return re.sub(r"[\x7f-\x84\x86-\x9f\ufffe\uffff]", lambda m: f"\\u{ord(m.group()):04x}",
+                  dumped)
+
+
+def _lit_int(v: int) -> str:
+    return str(v) if v >= 0 else f"({v})"
+
+
+def _lit_float(v: float) -> str:
+    text = repr(v)
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text if v >= 0 and not text.startswith("-") else f"({text})"
+
+
+LEAVES = {
+    "int": st.one_of(st.sampled_from(["mcc", "account_age_days", "txn_count_24h", "size(currency)",
+                                      "ts.getHours()", "ts.getDayOfWeek()", "ts.getFullYear()",
+                                      "ts.getMonth()", "ts.getDayOfMonth()", "ts.getDate()",
+                                      "ts.getMinutes()", "ts.getSeconds()", "int(amount)",
+                                      "int(score)", "int(note)", "country.size()"]),
+                     ints.map(_lit_int)),
+    "float": st.one_of(st.sampled_from(["score", "double(mcc)", "double(amount)",
+                                        "double(note)"]), floats.map(_lit_float)),
+    "dec": st.sampled_from(["amount", "amount", "(amount + 0.005)", "(amount * 2)",
+                            "(amount - 1.5)", "(amount / 3)", "abs(amount)"]),
+    "str": st.one_of(st.sampled_from(["currency", "country", "channel", "note", "id"]),
+                     strings.map(cel_string)),
+    "bool": st.sampled_from(["vip", "has(note)", "(note == null)", "(note != null)", "true",
+                             "false"]),
+}
+
+
+def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[str]:
+    """Well-typed expression texts of ``kind`` (int, float, dec, str, bool)."""
+    leaf = LEAVES[kind]
+    if depth <= 0:
+        return leaf
+    sub = lambda k: exprs(k, depth - 1)  # noqa: E731
+    options: list[st.SearchStrategy[str]] = [leaf]
+    if kind in ("int", "float", "dec"):
+        ops = ["+", "-", "*", "/"] + (["%"] if kind == "int" else [])
+        options += [
+            st.tuples(sub(kind), st.sampled_from(ops), sub(kind)).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            sub(kind).map(lambda e: f"(-{e})"),
+            sub(kind).map(lambda e: f"abs({e})"),
+            st.tuples(st.sampled_from(["min", "max"]), sub(kind), sub(kind)).map(
+                lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+            st.tuples(sub("bool"), sub(kind), sub(kind)).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+        ]
+        if kind == "float":
+            options.append(st.tuples(sub("int"), sub("float")).map(lambda t: f"({t[0]} + {t[1]})"))
+        if kind == "dec":
+            options.append(st.tuples(sub("dec"), sub("int")).map(lambda t: f"({t[0]} - {t[1]})"))
+    elif kind == "str":
+        options += [
+            st.tuples(sub("str"), sub("str")).map(lambda t: f"({t[0]} + {t[1]})"),
+            sub("str").map(lambda e: f"{e}.lowerAscii()"),
+            sub("str").map(lambda e: f"{e}.upperAscii()"),
+            st.tuples(sub("bool"), sub("str"), sub("str")).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+        ]
+    else:
+        cmp = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+        options += [
+            st.tuples(sub("bool"), st.sampled_from(["&&", "||"]), sub("bool")).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            sub("bool").map(lambda e: f"(!{e})"),
+            *[st.tuples(sub(k), cmp, sub(k)).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+              for k in ("int", "float", "dec", "str")],
+            st.tuples(sub("dec"), cmp, sub("int")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(sub("int"), cmp, sub("float")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(sub("dec"), cmp, st.sampled_from(["0.5", "1.25", "100.0", "0.001",
+                                                        "9999.99", "2e3"])).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(sub("int"), st.lists(sub("int"), min_size=1, max_size=3)).map(
+                lambda t: f"({t[0]} in [{', '.join(t[1])}])"),
+            st.tuples(sub("str"), st.lists(sub("str"), min_size=1, max_size=3)).map(
+                lambda t: f"({t[0]} in [{', '.join(t[1])}])"),
+            st.tuples(sub("str"), st.sampled_from(["startsWith", "endsWith", "contains"]),
+                      sub("str")).map(lambda t: f"{t[0]}.{t[1]}({t[2]})"),
+            st.tuples(sub("str"), st.sampled_from(["^[A-Z]{3}$", "a.b", "(?i)test", "\\d+",
+                                                    "^$", "[^a-z]", "x|y"])).map(
+                lambda t: f"{t[0]}.matches({cel_string(t[1])})"),
+            st.tuples(st.sampled_from(["ts", "ts"]), cmp, st.sampled_from(["ts"])).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        ]
+    return st.one_of(*options)
+
+
+typed_exprs = st.sampled_from(["int", "float", "dec", "str", "bool"]).flatmap(
+    lambda k: exprs(k).map(lambda e: (k, e)))

@@ -1,0 +1,135 @@
+"""Differential tests: the reference evaluator against the compiled Java.
+
+Three evaluators must agree on every transaction, errors included: the Python
+reference, the single-transaction Java entry point and the columnar Java entry
+point (one call for a whole chunk over direct buffers).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from pyengine.errors import SpecError
+from pyengine.pipeline import compile_rules
+from pyengine.reference.evaluator import Outcome, evaluate
+from pyengine.spec.resolver import load_rules
+from tests import strategies as S
+from tests.helpers import write_rules
+
+pytestmark = pytest.mark.jvm
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality where NaN equals NaN and 0.0 differs from -0.0 (bit-exact doubles)."""
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return type(a) is type(b) and a == b
+
+
+def assert_same(expected: Outcome, actual: Outcome, context: str) -> None:
+    assert (expected.ruleset, expected.decision, expected.fired, expected.error) == (
+        actual.ruleset, actual.decision, actual.fired, actual.error), context
+    assert expected.outputs.keys() == actual.outputs.keys(), context
+    for name in expected.outputs:
+        assert same_value(expected.outputs[name], actual.outputs[name]), (
+            f"{context}: output {name}: {expected.outputs[name]!r} != {actual.outputs[name]!r}")
+
+
+def check_all(compiled: Any, txns: list[dict[str, Any]]) -> None:
+    program = compiled.program
+    batch = compiled.evaluate_records(txns)
+    for txn, columnar in zip(txns, batch, strict=True):
+        reference = evaluate(program, txn)
+        assert_same(reference, compiled.evaluate(txn), f"single: {txn}")
+        assert_same(reference, columnar, f"columnar: {txn}")
+
+
+CLIENTS = ["acme", "acme-eu", "globex", "initech", "initrode", "somebody-else"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(S.transactions(CLIENTS), min_size=1, max_size=40))
+def test_examples_agree_on_random_transactions(examples_compiled: Any,
+                                               txns: list[dict[str, Any]]) -> None:
+    check_all(examples_compiled, txns)
+
+
+def test_examples_agree_on_bad_records(examples_compiled: Any) -> None:
+    good = {"id": "x", "client_id": "acme", "amount": "1.00", "currency": "USD",
+            "country": "US", "mcc": 1, "channel": "web", "ts": "2026-01-01T00:00:00Z",
+            "account_age_days": 1, "txn_count_24h": 1, "vip": False, "score": 0.5}
+    bad = [
+        {**good, "amount": "1.001"}, {**good, "amount": None}, {**good, "mcc": "12x"},
+        {**good, "mcc": 2**63}, {**good, "vip": "yes"}, {**good, "ts": "yesterday"},
+        {**good, "score": "NaN"}, {**good, "client_id": 7}, [1, 2], None, "text",
+        {k: v for k, v in good.items() if k != "currency"},
+    ]
+    check_all(examples_compiled, [good, *bad])
+    outcomes = examples_compiled.evaluate_records(bad)
+    assert all(o.error is not None and o.error.kind == "schema" for o in outcomes)
+
+
+def rules_for(expressions: list[tuple[str, str]]) -> dict[str, str]:
+    """One rule set per expression: bool ones as a condition, others as an output."""
+    files = {}
+    for i, (kind, text) in enumerate(expressions):
+        if kind == "bool":
+            body = f"    when: {S.yaml_string(text)}\n    action: flag\n"
+        else:
+            body = f"    when: 'true'\n    action: review\n    set:\n      v{i}: {S.yaml_string(text)}\n"
+        files[f"s{i}.yaml"] = f"ruleset: s{i}\nclients: [c{i}]\nrules:\n  - id: r{i}\n{body}"
+    return files
+
+
+# Each example compiles a rules directory, so shrinking would take minutes: a failure
+# reports the whole example (the expressions and the transaction) instead.
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_expressions_agree(tmp_path_factory: pytest.TempPathFactory,
+                                  data: st.DataObject) -> None:
+    expressions = data.draw(st.lists(S.typed_exprs, min_size=40, max_size=40), label="exprs")
+    root = write_rules(tmp_path_factory.mktemp("exprs"), rules_for(expressions))
+    try:
+        load_rules(root)
+    except SpecError as exc:  # the generator only writes well-typed expressions
+        pytest.fail(f"generated expressions did not type-check:\n{exc.render()}")
+    compiled = compile_rules(root, builder="javac")
+    txns = data.draw(st.lists(S.transactions(["c0"]), min_size=10, max_size=10), label="txns")
+    routed = [{**txn, "client_id": f"c{i}"} for txn in txns for i in range(len(expressions))]
+    check_all(compiled, routed)
+
+
+@pytest.mark.parametrize(("expr", "error"), [
+    ("mcc * 9223372036854775807 > 0", "overflow"),
+    ("(-9223372036854775808) / (-1) > 0", "overflow"),
+    ("mcc / (mcc - mcc) > 0", "division_by_zero"),
+    ("mcc % 0 == 0", "division_by_zero"),
+    ("amount / 0 > 1", "division_by_zero"),
+    ("amount * 92233720368547758 > 0", "overflow"),
+    ("note == 'x'", "missing_value"),
+    ("int('12a') > 0", "conversion"),
+    ("int(double(mcc) * 1e300) > 0", "conversion"),
+    ("abs(-9223372036854775807 - 1) > 0", "overflow"),
+])
+def test_evaluation_errors_agree(tmp_path: Path, expr: str, error: str) -> None:
+    root = write_rules(tmp_path / "r", {"c.yaml": f"ruleset: c\nrules:\n  - id: r\n"
+                                                  f"    when: {S.yaml_string(expr)}\n"
+                                                  "    action: flag\n"})
+    compiled = compile_rules(root, builder="javac")
+    txn = {"id": "t", "client_id": "c", "amount": "12.00", "currency": "USD", "country": "US",
+           "mcc": 3, "channel": "web", "ts": "2026-01-01T00:00:00Z", "account_age_days": 1,
+           "txn_count_24h": 1, "vip": False, "score": 0.5}
+    reference = evaluate(compiled.program, txn)
+    assert reference.error is not None and reference.error.code == error
+    assert reference.error.rule == "r"
+    check_all(compiled, [txn])
