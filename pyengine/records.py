@@ -78,13 +78,12 @@ def _string(v: Any, t: Type) -> str:
 def _int(v: Any, t: Type) -> int:
     if isinstance(v, bool) or not isinstance(v, int | str):
         raise _Bad(f"expected an integer, got {_kind(v)}")
-    if isinstance(v, str):
-        if not _INT.fullmatch(v):
-            raise _Bad(f"'{_clip(v)}' is not an integer")
-        v = int(v)
-    if not INT_MIN <= v <= INT_MAX:
-        raise _Bad(f"{v} is out of the 64-bit integer range")
-    return v
+    if isinstance(v, str) and not _INT.fullmatch(v):
+        raise _Bad(f"'{_clip(v)}' is not an integer")
+    n = int(v)
+    if not INT_MIN <= n <= INT_MAX:
+        raise _Bad(f"{n} is out of the 64-bit integer range")
+    return n
 
 
 def _float(v: Any, t: Type) -> float:

@@ -110,6 +110,14 @@ LEAVES = {
 }
 
 
+def _infix(t: tuple[str, str, str]) -> str:
+    return f"({t[0]} {t[1]} {t[2]})"
+
+
+def _cond(t: tuple[str, str, str]) -> str:
+    return f"({t[0]} ? {t[1]} : {t[2]})"
+
+
 def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[str]:
     """Well-typed expression texts of ``kind`` (int, float, dec, str, bool)."""
     leaf = LEAVES[kind]
@@ -120,37 +128,35 @@ def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[str]:
     if kind in ("int", "float", "dec"):
         ops = ["+", "-", "*", "/"] + (["%"] if kind == "int" else [])
         options += [
-            st.tuples(sub(kind), st.sampled_from(ops), sub(kind)).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(sub(kind), st.sampled_from(ops), sub(kind)).map(_infix),
             sub(kind).map(lambda e: f"(-{e})"),
             sub(kind).map(lambda e: f"abs({e})"),
             st.tuples(st.sampled_from(["min", "max"]), sub(kind), sub(kind)).map(
                 lambda t: f"{t[0]}({t[1]}, {t[2]})"),
-            st.tuples(sub("bool"), sub(kind), sub(kind)).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+            st.tuples(sub("bool"), sub(kind), sub(kind)).map(_cond),
         ]
         if kind == "float":
-            options.append(st.tuples(sub("int"), sub("float")).map(lambda t: f"({t[0]} + {t[1]})"))
+            options.append(st.tuples(sub("int"), st.just("+"), sub("float")).map(_infix))
         if kind == "dec":
-            options.append(st.tuples(sub("dec"), sub("int")).map(lambda t: f"({t[0]} - {t[1]})"))
+            options.append(st.tuples(sub("dec"), st.just("-"), sub("int")).map(_infix))
     elif kind == "str":
         options += [
-            st.tuples(sub("str"), sub("str")).map(lambda t: f"({t[0]} + {t[1]})"),
+            st.tuples(sub("str"), st.just("+"), sub("str")).map(_infix),
             sub("str").map(lambda e: f"{e}.lowerAscii()"),
             sub("str").map(lambda e: f"{e}.upperAscii()"),
-            st.tuples(sub("bool"), sub("str"), sub("str")).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+            st.tuples(sub("bool"), sub("str"), sub("str")).map(_cond),
         ]
     else:
         cmp = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
         options += [
-            st.tuples(sub("bool"), st.sampled_from(["&&", "||"]), sub("bool")).map(
-                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(sub("bool"), st.sampled_from(["&&", "||"]), sub("bool")).map(_infix),
             sub("bool").map(lambda e: f"(!{e})"),
-            *[st.tuples(sub(k), cmp, sub(k)).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+            *[st.tuples(sub(k), cmp, sub(k)).map(_infix)
               for k in ("int", "float", "dec", "str")],
-            st.tuples(sub("dec"), cmp, sub("int")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-            st.tuples(sub("int"), cmp, sub("float")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(sub("dec"), cmp, sub("int")).map(_infix),
+            st.tuples(sub("int"), cmp, sub("float")).map(_infix),
             st.tuples(sub("dec"), cmp, st.sampled_from(["0.5", "1.25", "100.0", "0.001",
-                                                        "9999.99", "2e3"])).map(
-                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+                                                        "9999.99", "2e3"])).map(_infix),
             st.tuples(sub("int"), st.lists(sub("int"), min_size=1, max_size=3)).map(
                 lambda t: f"({t[0]} in [{', '.join(t[1])}])"),
             st.tuples(sub("str"), st.lists(sub("str"), min_size=1, max_size=3)).map(
@@ -160,8 +166,7 @@ def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[str]:
             st.tuples(sub("str"), st.sampled_from(["^[A-Z]{3}$", "a.b", "(?i)test", "\\d+",
                                                     "^$", "[^a-z]", "x|y"])).map(
                 lambda t: f"{t[0]}.matches({cel_string(t[1])})"),
-            st.tuples(st.sampled_from(["ts", "ts"]), cmp, st.sampled_from(["ts"])).map(
-                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(st.sampled_from(["ts", "ts"]), cmp, st.sampled_from(["ts"])).map(_infix),
         ]
     return st.one_of(*options)
 

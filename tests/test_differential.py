@@ -84,7 +84,8 @@ def rules_for(expressions: list[tuple[str, str]]) -> dict[str, str]:
         if kind == "bool":
             body = f"    when: {S.yaml_string(text)}\n    action: flag\n"
         else:
-            body = f"    when: 'true'\n    action: review\n    set:\n      v{i}: {S.yaml_string(text)}\n"
+            body = (f"    when: 'true'\n    action: review\n    set:\n"
+                    f"      v{i}: {S.yaml_string(text)}\n")
         files[f"s{i}.yaml"] = f"ruleset: s{i}\nclients: [c{i}]\nrules:\n  - id: r{i}\n{body}"
     return files
 

@@ -134,7 +134,7 @@ def test_unary_test_cells(cell: str, tree: str) -> None:
 
 
 def test_cell_errors() -> None:
-    with pytest.raises(LangError, match="expected '..' in range"):
+    with pytest.raises(LangError, match=r"expected '\.\.' in range"):
         parse_cell("[1, 2]", 0, locate)
     with pytest.raises(LangError, match="expected '\\]' or '\\)' closing the range"):
         parse_cell("[1..2", 0, locate)

@@ -93,8 +93,8 @@ def _gradle(generated: Path, workdir: Path) -> Path:
     project.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(resources.build_gradle(), project / "build.gradle")
     (project / "settings.gradle").write_text("rootProject.name = 'rules'\n", encoding="utf-8")
-    cmd = [gradle, "--offline", "--quiet", "--no-daemon", f"-PruntimeSrc={resources.java_runtime_dir()}",
-           f"-PgeneratedSrc={generated}", "jar"]
+    cmd = [gradle, "--offline", "--quiet", "--no-daemon",
+           f"-PruntimeSrc={resources.java_runtime_dir()}", f"-PgeneratedSrc={generated}", "jar"]
     _run(cmd, project, "Gradle")
     jars = sorted((project / "build" / "libs").glob("*.jar"))
     if len(jars) != 1:

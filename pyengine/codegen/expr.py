@@ -108,6 +108,12 @@ class JavaExpr(ast.Visitor):
 
     def expr(self, node: ast.Node, target: Type | None = None) -> str:
         """Java text of ``node``, converted to ``target`` if given."""
+        if target is not None and isinstance(node, ast.Literal) and node.value is not None:
+            assert node.type is not None
+            try:  # fold constant conversions: 1.5 as decimal(3) is simply 1500L
+                return literal(convert(node.value, node.type, target), target)
+            except ops.EvalFailure:
+                pass  # overflows: leave the conversion to run time, where it raises
         code: str = self.visit(node)
         if target is None:
             return code

@@ -11,6 +11,7 @@ special for tables.
 
 from __future__ import annotations
 
+from pyengine.errors import Pos
 from pyengine.lang import ast
 from pyengine.lang.lexer import LangError, Locator, Token, tokenize
 
@@ -34,7 +35,7 @@ class Parser:
     def tok(self) -> Token:
         return self.tokens[self.i]
 
-    def pos(self, tok: Token | None = None) -> ast.Pos:
+    def pos(self, tok: Token | None = None) -> Pos:
         return self.locate((tok or self.tok).offset)
 
     def advance(self) -> Token:

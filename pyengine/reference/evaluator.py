@@ -137,7 +137,7 @@ class ExprEvaluator(ast.Visitor):
             y: Any = 0
         else:
             x, y = self.as_type(node.left, t), self.as_type(node.right, t)
-        return _COMPARE[node.op](x, y)
+        return bool(_COMPARE[node.op](x, y))
 
     def arithmetic(self, node: ast.Binary, t: Type) -> Any:
         op = node.op

@@ -62,6 +62,11 @@ def message(code: int, detail: str) -> str:
     return f"internal error: {detail}"
 
 
+def pow10(k: int) -> int:
+    """10**k for k >= 0, typed as int."""
+    return int(10**k)
+
+
 def check(v: int) -> int:
     """``v`` if it fits 64 bits, else an overflow error."""
     if not INT_MIN <= v <= INT_MAX:
@@ -87,7 +92,7 @@ def int_mod(a: int, b: int) -> int:
 
 def rescale(v: int, from_scale: int, to_scale: int) -> int:
     """Convert a decimal to a larger (or equal) scale; overflow is an error."""
-    return check(v * 10 ** (to_scale - from_scale))
+    return check(v * pow10(to_scale - from_scale))
 
 
 def dec_div(a: int, sa: int, b: int, sb: int) -> int:
@@ -95,24 +100,24 @@ def dec_div(a: int, sa: int, b: int, sb: int) -> int:
     if b == 0:
         raise EvalFailure(DIVISION_BY_ZERO)
     s = max(sa, sb)
-    return int_div(check(a * 10 ** (s - sa + sb)), b)
+    return int_div(check(a * pow10(s - sa + sb)), b)
 
 
 def dec_cmp(a: int, sa: int, b: int, sb: int) -> int:
     """Exact comparison of two decimals (-1, 0, 1), never overflowing."""
     s = max(sa, sb)
-    x, y = a * 10 ** (s - sa), b * 10 ** (s - sb)
+    x, y = a * pow10(s - sa), b * pow10(s - sb)
     return (x > y) - (x < y)
 
 
 def dec_to_double(a: int, scale: int) -> float:
     """Nearest double to a decimal (correctly rounded)."""
-    return a / 10**scale
+    return a / pow10(scale)
 
 
 def dec_to_int(a: int, scale: int) -> int:
     """Decimal to int, truncating toward zero."""
-    q = abs(a) // 10**scale
+    q = abs(a) // pow10(scale)
     return q if a >= 0 else -q
 
 

@@ -208,14 +208,14 @@ class _Resolver:
         return order
 
     def ruleset(self, src: _Source, fields: dict[str, Slot], done: dict[str, RuleSet]) -> RuleSet:
-        model, smap = src.model, src.smap
+        model, _smap = src.model, src.smap
         tables: list[Table] = []
         rules: list[Rule] = []
         for base in model.extends:
             if base in done:
                 tables += [t for t in done[base].tables if t not in tables]
                 rules += [r for r in self.file_order[base] if r not in rules]
-        ids = {x.id: x.origin for x in [*tables, *rules]}
+        ids = {t.id: t.origin for t in tables} | {r.id: r.origin for r in rules}
         all_table_ids = {t.id for t in tables} | {t.id for t in model.tables}
         for i, tm in enumerate(model.tables):
             scope = Scope(fields, {t.id: _slots(t) for t in tables},
@@ -421,7 +421,7 @@ class _Resolver:
                 outputs[name], origin[name] = type_, pos
                 continue
             joined = join(outputs[name], type_)
-            if joined is None or joined.kind == "list" and outputs[name] != type_:
+            if joined is None or (joined.kind == "list" and outputs[name] != type_):
                 self.error(pos, f"output '{name}' is {type_} here but {outputs[name]} at "
                            f"{origin[name]}")
             else:

@@ -1,0 +1,126 @@
+"""build-rules: both builders, the content cache, the manifest, wrapped failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pyengine.build import builder as build_mod
+from pyengine.build.builder import build_rules
+from pyengine.build.compiler import compile_jar
+from pyengine.errors import BuildError, SpecError
+from pyengine.jvm.rules import CompiledRules
+from pyengine.spec.resolver import load_rules
+from tests.conftest import EXAMPLES
+from tests.helpers import TXN, one_rule, write_rules
+
+
+def test_manifest_describes_the_build(tmp_path: Path) -> None:
+    result = build_rules(EXAMPLES, tmp_path / "out", "javac")
+    assert result.work == "compiled"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    program = load_rules(EXAMPLES)
+    assert manifest["ruleset_version"] == program.version
+    assert manifest["clients"] == {"acme": "acme", "acme-eu": "acme",
+                                   "globex": "globex", "initech": "initech",
+                                   "initrode": "initech"}
+    assert manifest["default_ruleset"] == "fallback"
+    assert manifest["rulesets"]["acme"]["tables"] == ["fee_schedule", "risk_band"]
+    assert manifest["rulesets"]["acme"]["rules"][0] == "vip_fast_track"  # priority 200
+    assert manifest["outputs"]["max_amount"] == "decimal(2)"
+    assert manifest["schema"]["note"] == {"type": "string", "optional": True}
+    assert sorted(p.name for p in (tmp_path / "out" / "rules").iterdir()) == sorted(
+        p.name for p in EXAMPLES.iterdir())
+    with zipfile.ZipFile(tmp_path / "out" / "rules.jar") as jar:
+        names = jar.namelist()
+    assert "pyengine/generated/Evaluator.class" in names
+    assert "pyengine/runtime/Dec.class" in names
+
+
+def test_unchanged_rebuild_does_no_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")})
+    first = build_rules(rules, tmp_path / "out", "javac")
+    assert first.work == "compiled"
+
+    def no_loading(*args: object) -> None:
+        raise AssertionError("rules were read again")
+
+    monkeypatch.setattr(build_mod, "load_rules", no_loading)
+    again = build_rules(rules, tmp_path / "out", "javac")
+    assert again.work == "none" and again.manifest == first.manifest
+
+
+def test_cache_is_by_normalized_content(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")})
+    first = build_rules(rules, tmp_path / "a", "javac")
+    # Same rules with a comment and another YAML layout: the same program -> the cached jar.
+    (rules / "c.yaml").write_text("# reformatted\nruleset: c\n"
+                                  "rules: [{id: r, when: mcc > 1, action: flag}]\n")
+    second = build_rules(rules, tmp_path / "a", "javac")
+    assert second.work == "cache"
+    assert second.manifest["ruleset_version"] == first.manifest["ruleset_version"]
+    assert second.manifest["jar_sha256"] == first.manifest["jar_sha256"]
+    # Another output directory of the same rules: also from the cache.
+    assert build_rules(rules, tmp_path / "b", "javac").work == "cache"
+    # A real change compiles again.
+    (rules / "c.yaml").write_text(one_rule("mcc > 2"))
+    third = build_rules(rules, tmp_path / "a", "javac")
+    assert third.work == "compiled"
+    assert third.manifest["ruleset_version"] != first.manifest["ruleset_version"]
+
+
+def test_a_damaged_output_is_rebuilt(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")})
+    build_rules(rules, tmp_path / "out", "javac")
+    (tmp_path / "out" / "rules.jar").write_bytes(b"not a jar")
+    assert build_rules(rules, tmp_path / "out", "javac").work == "cache"
+    assert zipfile.is_zipfile(tmp_path / "out" / "rules.jar")
+
+
+def test_spec_errors_stop_the_build(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc >")})
+    with pytest.raises(SpecError):
+        build_rules(rules, tmp_path / "out", "javac")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_compiler_failures_are_wrapped(tmp_path: Path) -> None:
+    src = tmp_path / "src" / "pyengine" / "generated"
+    src.mkdir(parents=True)
+    (src / "Broken.java").write_text("package pyengine.generated; class Broken { int x = ; }")
+    with pytest.raises(BuildError, match="javac failed") as info:
+        compile_jar(tmp_path / "src", tmp_path / "work", "javac")
+    assert isinstance(info.value.__cause__, subprocess.CalledProcessError)
+    assert "Broken.java" in str(info.value)
+
+
+def test_missing_tools_give_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(BuildError, match="has no bin/javac"):
+        compile_jar(tmp_path, tmp_path / "w", "javac")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(BuildError, match="Gradle is not installed"):
+        compile_jar(tmp_path, tmp_path / "w", "gradle")
+    with pytest.raises(BuildError, match="unknown builder"):
+        build_rules(EXAMPLES, tmp_path / "o", "maven")
+
+
+@pytest.mark.gradle
+@pytest.mark.jvm
+def test_gradle_builds_an_equivalent_jar(tmp_path: Path) -> None:
+    gradle = build_rules(EXAMPLES, tmp_path / "g", "gradle")
+    javac = build_rules(EXAMPLES, tmp_path / "j", "javac")
+    assert gradle.work == "compiled"
+    with zipfile.ZipFile(gradle.jar) as g, zipfile.ZipFile(javac.jar) as j:
+        classes = lambda z: sorted(n for n in z.namelist() if n.endswith(".class"))  # noqa: E731
+        assert classes(g) == classes(j)
+    program = load_rules(EXAMPLES)
+    from_gradle = CompiledRules(program, gradle.jar)
+    from_javac = CompiledRules(program, javac.jar)
+    for client in ("acme", "globex", "initech", "nobody"):
+        txn = {**TXN, "client_id": client}
+        assert from_gradle.evaluate(txn) == from_javac.evaluate(txn)

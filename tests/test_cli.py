@@ -1,0 +1,101 @@
+"""The command line, run as users run it: in a subprocess (which starts its own JVM)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import one_rule, write_rules
+
+
+def pyengine(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pyengine", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600, env=os.environ.copy())
+
+
+def test_build_rules_then_no_work(tmp_path: Path) -> None:
+    first = pyengine("build-rules", str(EXAMPLES), "--out", str(tmp_path / "o"),
+                     "--builder", "javac")
+    assert first.returncode == 0, first.stderr
+    assert "5 rule sets" in first.stdout
+    again = pyengine("build-rules", str(EXAMPLES), "--out", str(tmp_path / "o"),
+                     "--builder", "javac")
+    assert again.returncode == 0 and "(up to date," in again.stdout
+    assert (tmp_path / "o" / "rules.jar").exists()
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["ruleset_version"]
+
+
+def test_spec_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("amount >> 1"),
+                                         "d.yaml": "ruleset: d\nmode: sometimes\n"})
+    result = pyengine("build-rules", str(rules), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{rules}/c.yaml:4:19: error: expected an expression, found '>'"
+    assert lines[1] == "    when: amount >> 1"
+    assert lines[2] == "                  ^"
+    assert lines[3].startswith(f"{rules}/d.yaml:2:7: error: mode: Input should be 'all'")
+    assert lines[-1] == "2 errors in the rules"
+
+
+def test_missing_directory_exits_2(tmp_path: Path) -> None:
+    result = pyengine("build-rules", str(tmp_path / "none"), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "rules directory not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_usage_exits_2() -> None:
+    assert pyengine().returncode == 2
+    assert pyengine("build-rules", "x").returncode == 2  # --out is required
+    result = pyengine("build-rules", "x", "--out", "y", "--builder", "ant")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+@pytest.mark.jvm
+def test_test_rules_passes_examples() -> None:
+    result = pyengine("test-rules", str(EXAMPLES), "--builder", "javac", "-v")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("16 passed, 0 failed")
+    assert "PASSED" in result.stdout
+    assert "acme: high value USD is flagged with a fee" in result.stdout
+
+
+@pytest.mark.jvm
+def test_test_rules_reports_failures(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 10") + (
+        "tests:\n"
+        "  - name: big mcc is flagged\n"
+        "    txn: {id: a, client_id: c, amount: '1.00', currency: USD, country: US, mcc: 50,\n"
+        "          channel: web, ts: '2026-01-01T00:00:00Z', account_age_days: 1,\n"
+        "          txn_count_24h: 1, vip: false, score: 0.1}\n"
+        "    expect: {decision: flag, fired: [r]}\n"
+        "  - name: wrong on purpose\n"
+        "    txn: {id: b, client_id: c, amount: '1.00', currency: USD, country: US, mcc: 5,\n"
+        "          channel: web, ts: '2026-01-01T00:00:00Z', account_age_days: 1,\n"
+        "          txn_count_24h: 1, vip: false, score: 0.1}\n"
+        "    expect: {decision: reject}\n")})
+    result = pyengine("test-rules", str(rules), "--builder", "javac")
+    assert result.returncode == 1
+    assert f"FAILED {rules}/c.yaml:12: c: wrong on purpose" in result.stdout
+    assert "[java] decision: expected reject, got approve" in result.stdout
+    assert "[reference] decision: expected reject, got approve" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 passed, 1 failed")
+
+
+def test_schema_prints_json_schema() -> None:
+    result = pyengine("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["title"] == "pyengine rule set"
+
+
+def test_help_on_every_command() -> None:
+    for command in ("build-rules", "test-rules", "schema"):
+        result = pyengine(command, "--help")
+        assert result.returncode == 0 and "usage: pyengine" in result.stdout

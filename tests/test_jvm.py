@@ -1,0 +1,97 @@
+"""The JVM layer: JDK discovery, class loaders, error codes, threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyengine.errors import JvmError
+from pyengine.jvm.rules import CompiledRules
+from pyengine.jvm.runtime import java_feature_version, java_home, jvm_options
+from pyengine.reference import ops
+from pyengine.reference.evaluator import evaluate
+from pyengine.spec.resolver import load_rules
+from tests.conftest import ROOT
+from tests.helpers import TXN, one_rule, write_rules
+
+
+def test_java_home_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    with pytest.raises(JvmError, match="does not contain bin/java"):
+        java_home()
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(JvmError, match="no Java found"):
+        java_home()
+
+
+def test_feature_version_and_options(tmp_path: Path) -> None:
+    (tmp_path / "release").write_text('JAVA_VERSION="25.0.1"\n')
+    assert java_feature_version(tmp_path) == 25
+    assert "--enable-native-access=ALL-UNNAMED" in jvm_options(25)
+    (tmp_path / "release").write_text('JAVA_VERSION="17.0.15"\n')
+    assert java_feature_version(tmp_path) == 17
+    assert "--enable-native-access=ALL-UNNAMED" not in jvm_options(17)
+
+
+def test_a_broken_java_home_fails_clearly_in_a_fresh_process(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "java").write_text("#!/bin/sh\n")
+    code = ("from pyengine.jvm.runtime import start\n"
+            "from pyengine.errors import JvmError\n"
+            "try:\n    start()\nexcept JvmError as e:\n    print('JvmError:', e)\n")
+    env = {**os.environ, "JAVA_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("JvmError: no libjvm found under")
+
+
+@pytest.mark.jvm
+def test_java_error_codes_match_python(examples_compiled: Any) -> None:
+    java_codes = examples_compiled.loader.cls("pyengine.runtime.ErrorCode")
+    for name in ("OVERFLOW", "DIVISION_BY_ZERO", "MISSING_VALUE", "UNIQUE_VIOLATION",
+                 "ANY_CONFLICT", "CONVERSION", "INTERNAL", "UNKNOWN_CLIENT"):
+        assert int(getattr(java_codes, name)) == getattr(ops, name), name
+
+
+@pytest.mark.jvm
+def test_jar_from_other_rules_is_refused(tmp_path: Path, examples_compiled: Any) -> None:
+    other = load_rules(write_rules(tmp_path / "r", {"c.yaml": one_rule("true")}))
+    with pytest.raises(JvmError, match="was built from other rules"):
+        CompiledRules(other, examples_compiled.loader.jar)
+
+
+@pytest.mark.jvm
+def test_two_versions_side_by_side(tmp_path: Path) -> None:
+    from pyengine.pipeline import compile_rules
+
+    a = compile_rules(write_rules(tmp_path / "a", {"c.yaml": one_rule("mcc > 1")}), "javac")
+    b = compile_rules(write_rules(tmp_path / "b", {"c.yaml": one_rule("mcc > 1", "reject")}),
+                      "javac")
+    txn = {**TXN, "client_id": "c", "mcc": 5}
+    assert a.evaluate(txn).decision == "flag"
+    assert b.evaluate(txn).decision == "reject"
+    assert a.evaluate(txn).decision == "flag"  # each jar keeps its own classes
+
+
+@pytest.mark.jvm
+def test_threads_share_nothing(examples_compiled: Any) -> None:
+    program = examples_compiled.program
+    txns = [{**TXN, "client_id": c, "mcc": m, "amount": f"{m}.00", "note": f"n{m}"}
+            for c in ("acme", "globex", "initech", "zzz") for m in range(0, 3000, 7)]
+    expected = [evaluate(program, t) for t in txns]
+
+    def work(offset: int) -> list[Any]:
+        mine = txns[offset:] + txns[:offset]
+        return [examples_compiled.evaluate(t) for t in mine]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(0, 40, 10)))
+    for offset, got in zip(range(0, 40, 10), results, strict=True):
+        assert got == expected[offset:] + expected[:offset]
