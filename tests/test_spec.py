@@ -109,6 +109,9 @@ def test_positions_inside_quoted_and_block_scalars(tmp_path: Path) -> None:
     ({"c.yaml": "ruleset: c\ntables:\n  - id: t\n    hit: collect\n    aggregate: sum\n"
                 "    inputs: [mcc]\n    outputs: {x: string}\n"},
      "c.yaml:7:18: aggregate 'sum' needs a numeric output, not string"),
+    ({"c.yaml": "ruleset: c\ntables:\n  - id: t\n    hit: collect\n    inputs: [mcc]\n"
+                "    outputs: {x: int}\n    default: {x: 1}\n"},
+     "c.yaml:6:18: a collect table without aggregate outputs lists and takes no default"),
     ({"c.yaml": "ruleset: c\ntables:\n  - id: t\n    inputs: [mcc]\n    outputs: {action: int}\n"},
      "c.yaml:5:23: the output 'action' must have type 'action'"),
     ({"c.yaml": "ruleset: c\ntables:\n  - id: t\n    inputs: [mcc]\n"

@@ -19,7 +19,10 @@ from pyengine.reference.evaluator import convert
 
 
 def jtype(t: Type) -> str:
-    """The Java type holding values of ``t``."""
+    """The Java type holding values of ``t`` (a list: an array of its items)."""
+    if t.kind == "list":
+        assert t.elem is not None
+        return jtype(t.elem) + "[]"
     if t.kind in ("int", "decimal", "timestamp"):
         return "long"
     if t.kind == "float":

@@ -36,22 +36,26 @@ class FieldView:
 
 @dataclass
 class OutputView:
-    """A result column beyond the fixed ones."""
+    """A result column beyond the fixed ones (for a list: its item type and capacity)."""
 
     index: int
     name: str
     jtype: str
     kind: str
     zero: str
+    is_list: bool = False
+    cap: int = 1
 
 
 @dataclass
 class TableOutputView:
     name: str
     field: str
-    jtype: str
+    jtype: str  # of one value (the item type for a list)
     zero: str
     is_action: bool
+    is_list: bool = False
+    cap: int = 1
 
 
 @dataclass
@@ -98,7 +102,8 @@ class RuleSetView:
     mode: str
     tables: list[TableView]
     rules: list[RuleView]
-    table_outputs: list[tuple[str, str, str]]  # (output, Java value as column type, has-flag)
+    # (output, Java value as column type, has-flag, is a list)
+    table_outputs: list[tuple[str, str, str, bool]]
     constants: list[str] = field(default_factory=list)
 
 
@@ -119,10 +124,8 @@ def render(program: Program) -> dict[str, str]:
     """File name -> Java source text, deterministic for a given program."""
     env = _environment()
     fields = _fields(program)
-    outputs = [
-        OutputView(i, name, jtype(t), _kind(t), literal(_zero(t), t))
-        for i, (name, t) in enumerate(program.outputs.items())
-    ]
+    outputs = [_output_view(program, i, name, t)
+               for i, (name, t) in enumerate(program.outputs.items())]
     sets = [_ruleset_view(program, i, rs) for i, rs in enumerate(program.rulesets)]
     words = max(1, max((len(rs.ids) + 63) // 64 for rs in program.rulesets))
     ctx = {
@@ -159,6 +162,12 @@ def _environment() -> jinja2.Environment:
     env.filters["jstr"] = javatext.string_literal
     env.filters["comment"] = javatext.comment
     return env
+
+
+def _output_view(program: Program, index: int, name: str, t: Type) -> OutputView:
+    item = t.elem if t.kind == "list" and t.elem is not None else t
+    return OutputView(index, name, jtype(item), _kind(item), literal(_zero(item), item),
+                      t.kind == "list", program.list_capacity(name))
 
 
 def _kind(t: Type) -> str:
@@ -201,8 +210,9 @@ def _ruleset_view(program: Program, index: int, rs: RuleSet) -> RuleSetView:
         owner = next((t for t in rs.tables for o in t.outputs if o.name == name), None)
         if owner is not None:
             value = f"t{table_index[owner.id]}_{name}"
-            table_outputs.append((name, conversion(value, owner.output(name).type, col_type),
-                                  f"{value}_has"))
+            is_list = col_type.kind == "list"
+            converted = value if is_list else conversion(value, owner.output(name).type, col_type)
+            table_outputs.append((name, converted, f"{value}_has", is_list))
     view = RuleSetView(index, rs.name, f"RuleSet{index}", javatext.comment(
         f"rule set {rs.name} ({_where(Pos(rs.path, 1, 1), program)})"), rs.mode, tables, rules,
         table_outputs)
@@ -211,11 +221,12 @@ def _ruleset_view(program: Program, index: int, rs: RuleSet) -> RuleSetView:
 
 
 def _table_view(program: Program, index: int, t: Table, gen: JavaExpr) -> TableView:
-    outputs = [
-        TableOutputView(o.name, f"t{index}_{o.name}", jtype(o.type),
-                        literal(_zero(o.type), o.type), o.type == ACTION)
-        for o in t.outputs
-    ]
+    outputs = []
+    for o in t.outputs:
+        item = o.type.elem if o.type.kind == "list" and o.type.elem is not None else o.type
+        outputs.append(TableOutputView(o.name, f"t{index}_{o.name}", jtype(item),
+                                       literal(_zero(item), item), o.type == ACTION,
+                                       o.type.kind == "list", len(t.rows)))
     rows = []
     for n, row in enumerate(t.rows, start=1):
         tests = [gen.expr(e.node) for e in row.tests if not _always_true(e)]
@@ -238,6 +249,8 @@ def _table_view(program: Program, index: int, t: Table, gen: JavaExpr) -> TableV
 def _value(gen: JavaExpr, e: Expr | None, t: Type) -> str | None:
     if e is None or e.type == NULL:
         return None
+    if t.kind == "list" and t.elem is not None:
+        t = t.elem
     if t == ACTION:
         return literal(e.node.value, ACTION)  # type: ignore[attr-defined]
     return gen.expr(e.node, t)

@@ -28,7 +28,9 @@ _NUMPY = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String":
 
 
 def java_kind(t: Type) -> str:
-    """How a value of ``t`` crosses to Java: long, double, boolean or String."""
+    """How a value (a list: each item) of ``t`` crosses to Java: long, double, boolean, String."""
+    if t.kind == "list" and t.elem is not None:
+        return java_kind(t.elem)
     if t.kind in ("int", "decimal", "timestamp"):
         return "long"
     if t.kind == "float":
@@ -57,6 +59,7 @@ class CompiledRules:
         self.set_names = [str(n) for n in self.rules_class.RULESETS]
         self.fields = list(program.schema.fields.values())
         self.outputs = list(program.outputs.items())
+        self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self._local = threading.local()
         self._jstring_array = jpype.JArray(jpype.JString)
 
@@ -85,10 +88,16 @@ class CompiledRules:
             setattr(jrec, f"f_{f.name}", value)
         ev.evaluate()
         res = ev.result
+        def read(name: str, kind: str, is_list: bool) -> Any:
+            if not bool(getattr(res, f"has_{name}")):
+                return None
+            value = getattr(res, f"o_{name}")
+            if is_list:
+                return [_java_value(v, kind) for v in value[: int(getattr(res, f"n_{name}"))]]
+            return _java_value(value, kind)
+
         return self._outcome(int(res.error), int(res.ruleset), int(res.errorWhere),
-                             res.errorDetail, int(res.decision), list(res.fired),
-                             lambda name, kind: _java_value(getattr(res, f"o_{name}"), kind)
-                             if bool(getattr(res, f"has_{name}")) else None)
+                             res.errorDetail, int(res.decision), list(res.fired), read)
 
     # -- a batch ---------------------------------------------------------
     def evaluate_records(self, raws: list[Any]) -> list[Outcome]:
@@ -141,24 +150,34 @@ class CompiledRules:
         detail = self._jstring_array(n)
         chunk.bindResults(buf(decision), buf(ruleset), buf(fired), buf(error), buf(where), detail)
         out_arrays = []
-        for index, (_, t) in enumerate(self.outputs):
-            values = np.zeros(n, _NUMPY[java_kind(t)])
+        for index, (name, t) in enumerate(self.outputs):
+            values = np.zeros(n * self.capacity[name], _NUMPY[java_kind(t)])
             valid = np.zeros(n, np.uint8)
-            chunk.bindOutput(index, buf(values), buf(valid))
-            out_arrays.append((values, valid))
+            counts = np.zeros(n, np.int32)
+            chunk.bindOutput(index, buf(values), buf(valid), buf(counts))
+            out_arrays.append((values, valid, counts))
         self.evaluator().evaluateChunk(chunk, 0, n)
         dictionaries = [[str(s) for s in chunk.outputDictionary(i)]
                         for i in range(len(self.outputs))]
 
+        positions = {name: j for j, (name, _) in enumerate(self.outputs)}
+
         def reader(i: int) -> Any:
-            def read(name: str, kind: str) -> Any:
-                index = next(j for j, (o, _) in enumerate(self.outputs) if o == name)
-                values, valid = out_arrays[index]
+            def item(index: int, slot: int, kind: str) -> Any:
+                value = out_arrays[index][0][slot]
+                if kind == "String":
+                    return dictionaries[index][int(value)]
+                return _numpy_value(value, kind)
+
+            def read(name: str, kind: str, is_list: bool) -> Any:
+                index = positions[name]
+                _, valid, counts = out_arrays[index]
                 if not valid[i]:
                     return None
-                if kind == "String":
-                    return dictionaries[index][int(values[i])]
-                return _numpy_value(values[i], kind)
+                if not is_list:
+                    return item(index, i, kind)
+                base = i * self.capacity[name]
+                return [item(index, base + k, kind) for k in range(int(counts[i]))]
             return read
 
         return [self._outcome(int(error[i]), int(ruleset[i]), int(where[i]), detail[i],
@@ -180,7 +199,7 @@ class CompiledRules:
                 "evaluation", ops.CODE_NAMES.get(error, "internal"),
                 ids[where] if where >= 0 else None, ops.message(error, text)))
         fired = [ids[bit] for bit in range(len(ids)) if (int(words[bit >> 6]) >> (bit & 63)) & 1]
-        outputs = {o: read(o, java_kind(t)) for o, t in self.outputs}
+        outputs = {o: read(o, java_kind(t), t.kind == "list") for o, t in self.outputs}
         return Outcome(ruleset=name, decision=ACTIONS[decision], fired=fired, outputs=outputs)
 
 

@@ -148,6 +148,13 @@ class Program:
     version: str  # sha256 of the normalized rules
     sources: dict[str, str]  # file text by path, for error carets
 
+    def list_capacity(self, name: str) -> int:
+        """The most items output ``name`` can hold: 1 for scalars, the row count for lists."""
+        if self.outputs[name].kind != "list":
+            return 1
+        return max(len(t.rows) for rs in self.rulesets for t in rs.tables
+                   if any(o.name == name for o in t.outputs))
+
     def ruleset(self, name: str) -> RuleSet:
         """The rule set called ``name``."""
         return next(r for r in self.rulesets if r.name == name)

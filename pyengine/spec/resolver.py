@@ -322,9 +322,9 @@ class _Resolver:
             self.error(pos, "a collect table cannot output 'action'")
             return type_, nullable
         if tm.aggregate is None:
-            # The format allows list outputs; the Java back end does not support them yet.
-            self.error(pos, "hit: collect without aggregate (a list output) is not supported "
-                       "yet; add aggregate: sum, min, max or count")
+            if tm.default:
+                self.error(pos, "a collect table without aggregate outputs lists and takes no "
+                           "default: no matching row gives an empty list")
             return list_of(type_), False
         if len(tm.outputs) != 1:
             self.error(pos, f"aggregate '{tm.aggregate}' needs exactly one output")
