@@ -124,3 +124,12 @@ def test_gradle_builds_an_equivalent_jar(tmp_path: Path) -> None:
     for client in ("acme", "globex", "initech", "nobody"):
         txn = {**TXN, "client_id": client}
         assert from_gradle.evaluate(txn) == from_javac.evaluate(txn)
+
+
+def test_benchmark_rules_generator_builds(tmp_path: Path) -> None:
+    from pyengine.bench.rulesgen import write_rules_dir
+
+    rules = write_rules_dir(tmp_path / "r", sets=3, rules=5)
+    program = load_rules(rules)
+    assert [len(rs.rules) for rs in program.rulesets] == [5, 5, 5]
+    assert build_rules(rules, tmp_path / "o", "javac").work == "compiled"

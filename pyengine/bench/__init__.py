@@ -1,0 +1,1 @@
+"""Benchmarks of pyengine's stages (``python -m pyengine.bench.build``...)."""
