@@ -5,22 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-SCHEMA = """\
-fields:
-  id: string
-  client_id: string
-  amount: decimal(2)
-  currency: string
-  country: string
-  mcc: int
-  channel: string
-  ts: timestamp
-  account_age_days: int
-  txn_count_24h: int
-  vip: bool
-  score: float
-  note: string?
-"""
+from pyengine.bench.rulesgen import SCHEMA as BENCH_SCHEMA
+
+# The schema of examples/rules, also used by the build benchmark.
+SCHEMA = BENCH_SCHEMA
 
 TXN = {
     "id": "t1", "client_id": "c", "amount": "12.00", "currency": "USD", "country": "US",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pyengine.codegen.expr import jtype
 from pyengine.errors import JvmError, RecordError
 from pyengine.jvm.runtime import JarLoader
 from pyengine.lang.types import Type
@@ -29,15 +30,7 @@ _NUMPY = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String":
 
 def java_kind(t: Type) -> str:
     """How a value (a list: each item) of ``t`` crosses to Java: long, double, boolean, String."""
-    if t.kind == "list" and t.elem is not None:
-        return java_kind(t.elem)
-    if t.kind in ("int", "decimal", "timestamp"):
-        return "long"
-    if t.kind == "float":
-        return "double"
-    if t.kind == "bool":
-        return "boolean"
-    return "String"
+    return jtype(t.elem if t.kind == "list" and t.elem is not None else t)
 
 
 class CompiledRules:
