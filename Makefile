@@ -9,7 +9,10 @@ setup:
 
 demo: setup
 	$(PY) -m pyengine build-rules examples/rules --out $(DEMO)/build
-	$(PY) -m pyengine test-rules examples/rules -v
+	$(PY) -m pyengine test-rules examples/rules
+	$(PY) -m pyengine generate --count 1000000 --out $(DEMO)/transactions.parquet --bad-fraction 0.001
+	rm -rf $(DEMO)/run
+	$(PY) -m pyengine run --rules $(DEMO)/build --input $(DEMO)/transactions.parquet --output $(DEMO)/run
 
 test: setup
 	$(PY) -m pytest -q

@@ -1,5 +1,9 @@
 """pyengine: declarative transaction rules compiled to Java and run from Python."""
 
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from pyengine.errors import (
     BuildError,
     EvaluationError,
@@ -11,7 +15,18 @@ from pyengine.errors import (
     UnknownClient,
 )
 
+if TYPE_CHECKING:
+    from pyengine.engine import Engine
+
 __version__ = "0.1.0"
+
+
+def load(rules: str | PathLike[str], builder: str = "gradle") -> Engine:
+    """Build (cached) and load rules: a rules directory or a build-rules output."""
+    from pyengine.engine import load as _load
+
+    return _load(Path(rules), builder)
+
 
 __all__ = [
     "BuildError",
@@ -23,4 +38,5 @@ __all__ = [
     "SpecError",
     "UnknownClient",
     "__version__",
+    "load",
 ]

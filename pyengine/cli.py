@@ -44,6 +44,48 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list every case")
     p.set_defaults(func=cmd_test_rules)
 
+    p = sub.add_parser("run", help="run a batch of transactions through the rules",
+                       description="Evaluate every transaction of --input; write results/, "
+                       "dlq.jsonl and report.json to --output. Rerun the same command to "
+                       "resume an interrupted run.")
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR",
+                   help="a rules directory (built on the fly, cached) or a build-rules output")
+    p.add_argument("--input", required=True, metavar="PATH",
+                   help="a .parquet, .csv or .jsonl file, or a directory of them")
+    p.add_argument("--output", required=True, metavar="OUT")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker threads (default: the number of cores)")
+    p.add_argument("--checkpoint-every", type=_positive, default=1_000_000, metavar="N",
+                   help="records per checkpoint and results part (default 1000000)")
+    p.add_argument("--chunk-size", type=_positive, default=65_536, metavar="N",
+                   help="records per Java call (default 65536)")
+    p.add_argument("--sla", type=_duration, default=7200.0, metavar="DURATION",
+                   help="deadline for the run, e.g. 2h, 30m, 90s (default 2h)")
+    p.add_argument("--strict-sla", action="store_true", help="exit 1 when the SLA is missed")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--json", action="store_true", help="print report.json instead of a summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("explain", help="explain the decision for one transaction",
+                       description="Evaluate one transaction and show every table and rule, "
+                       "fired or not, the outputs and the conditions of fired rules.")
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
+    p.add_argument("--txn", required=True, metavar="JSON", help="the transaction as JSON")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("generate", help="write synthetic transactions",
+                       description="Write synthetic transactions for the example schema, "
+                       "the same for the same seed.")
+    p.add_argument("--count", required=True, type=_positive, metavar="N")
+    p.add_argument("--out", required=True, metavar="FILE", help=".parquet, .csv or .jsonl")
+    p.add_argument("--clients", type=_positive, default=5, metavar="K")
+    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--bad-fraction", type=float, default=0.0, metavar="F",
+                   help="fraction of bad records, of every kind (default 0)")
+    p.set_defaults(func=cmd_generate)
+
     p = sub.add_parser("schema", help="print the JSON Schema of a rule set file",
                        description="Print the JSON Schema of rule set files, for editors.")
     p.set_defaults(func=cmd_schema)
@@ -94,6 +136,88 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
     passed = len(results) - failed
     print(f"{passed} passed, {failed} failed in {time.perf_counter() - start:.2f}s")
     return 1 if failed else 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 2h, 30m, 90s)") from None
+
+
+def _kafka(url: str) -> bool:
+    return url.startswith("kafka://")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``run --rules DIR --input PATH --output OUT``."""
+    from pyengine.batch.job import JobConfig, run_job
+    from pyengine.batch.progress import ProgressDisplay, summary
+    from pyengine.engine import default_workers, load
+
+    if _kafka(args.input) or _kafka(args.output):
+        print("pyengine: error: Kafka inputs and outputs are not available in this version; "
+              "use files", file=sys.stderr)
+        return 2
+    engine = load(args.rules, builder=args.builder)
+    workers = args.workers or default_workers()
+    config = JobConfig(Path(args.input), Path(args.output), workers, args.checkpoint_every,
+                       args.chunk_size, args.sla)
+    display = ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty(), sla=args.sla)
+    report = run_job(engine, config, display.update)
+    display.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif not args.quiet:
+        print(summary(report))
+    if not report["sla"]["met"]:
+        print(f"pyengine: warning: the run took {report['wall_seconds']:.0f} s, beyond the SLA "
+              f"of {report['sla']['limit_seconds']:.0f} s", file=sys.stderr)
+        return 1 if args.strict_sla else 0
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``explain --rules DIR --txn JSON``."""
+    from pyengine.explain import explain
+    from pyengine.pipeline import compile_rules
+
+    try:
+        txn = json.loads(args.txn)
+    except json.JSONDecodeError as exc:
+        print(f"pyengine: error: --txn is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    compiled = compile_rules(args.rules, builder=args.builder)
+    text, ok = explain(compiled, txn)
+    print(text)
+    return 0 if ok else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """``generate --count N --out FILE``."""
+    from pyengine.batch.generate import write_transactions
+
+    if _kafka(args.out):
+        print("pyengine: error: writing to Kafka is not available in this version",
+              file=sys.stderr)
+        return 2
+    written = write_transactions(Path(args.out), args.count, args.clients, args.seed,
+                                 args.bad_fraction)
+    print(f"{args.out}: {written['records']} transactions, {written['bad']} bad")
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

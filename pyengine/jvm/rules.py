@@ -11,8 +11,10 @@ the three can be compared directly.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,12 +27,61 @@ from pyengine.reference import ops
 from pyengine.reference.evaluator import ErrorInfo, Outcome
 from pyengine.spec.program import ACTIONS, Program
 
+if TYPE_CHECKING:
+    from pyengine.batch.convert import Columns
+
 _NUMPY = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
 
 
 def java_kind(t: Type) -> str:
     """How a value (a list: each item) of ``t`` crosses to Java: long, double, boolean, String."""
     return jtype(t.elem if t.kind == "list" and t.elem is not None else t)
+
+
+@dataclass
+class ChunkResult:
+    """What Java wrote for a chunk: numpy arrays, one row per input row."""
+
+    decision: np.ndarray  # int8: 0..3, -1 on error
+    ruleset: np.ndarray  # int32 index into Rules.RULESETS, -1 unknown client
+    fired: np.ndarray  # int64, Result.WORDS per row
+    error: np.ndarray  # int32 error code, 0 when evaluated
+    where: np.ndarray  # int32 fired-bit index of the failing table or rule, or -1
+    outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # values, valid, counts
+    capacity: dict[str, int]
+    kinds: dict[str, tuple[str, bool]]  # java kind, is a list
+    detail: Any = None  # Java String[]: error details
+    dictionaries: dict[str, list[str]] = dc_field(default_factory=dict)
+
+    @classmethod
+    def allocate(cls, n: int, words: int, outputs: list[tuple[str, Type]],
+                 capacity: dict[str, int]) -> ChunkResult:
+        """Zeroed result arrays for ``n`` rows."""
+        out = {name: (np.zeros(n * capacity[name], _NUMPY[java_kind(t)]),
+                      np.zeros(n, np.uint8), np.zeros(n, np.int32)) for name, t in outputs}
+        kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
+        return cls(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n * words, np.int64),
+                   np.zeros(n, np.int32), np.zeros(n, np.int32), out, capacity, kinds)
+
+    def value(self, name: str, i: int) -> Any:
+        """Output ``name`` of row ``i`` as a Python value (None when null)."""
+        values, valid, counts = self.outputs[name]
+        if not valid[i]:
+            return None
+        kind, is_list = self.kinds[name]
+        if not is_list:
+            return self._item(name, values[i], kind)
+        base = i * self.capacity[name]
+        return [self._item(name, values[base + k], kind) for k in range(int(counts[i]))]
+
+    def _item(self, name: str, value: Any, kind: str) -> Any:
+        if kind == "String":
+            return self.dictionaries[name][int(value)]
+        return _numpy_value(value, kind)
+
+    def reader(self, i: int) -> Any:
+        """A ``read(name, kind, is_list)`` callback for row ``i``."""
+        return lambda name, kind, is_list: self.value(name, i)
 
 
 class CompiledRules:
@@ -94,25 +145,35 @@ class CompiledRules:
 
     # -- a batch ---------------------------------------------------------
     def evaluate_records(self, raws: list[Any]) -> list[Outcome]:
-        """Evaluate many transactions with one columnar Java call."""
-        outcomes: list[Outcome | None] = [None] * len(raws)
-        records: list[dict[str, Any]] = []
-        positions: list[int] = []
-        for i, raw in enumerate(raws):
-            try:
-                records.append(convert_record(self.program.schema, raw))
-                positions.append(i)
-            except RecordError as exc:
-                outcomes[i] = Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
-        if records:
-            for pos, outcome in zip(positions, self._evaluate_chunk(records), strict=True):
-                outcomes[pos] = outcome
-        return [o for o in outcomes if o is not None]
+        """Evaluate many JSON-like transactions with one columnar Java call."""
+        from pyengine.batch.convert import columns_from_records
 
-    def _evaluate_chunk(self, records: list[dict[str, Any]]) -> list[Outcome]:
+        columns = columns_from_records(self.program.schema, raws)
+        chunk = self.evaluate_columns(columns)
+        outcomes = []
+        for i in range(columns.n):
+            if not columns.ok[i]:
+                message = columns.errors[i]
+                outcomes.append(Outcome(error=ErrorInfo("schema", "schema", None, message)))
+            else:
+                outcomes.append(self._outcome(
+                    int(chunk.error[i]), int(chunk.ruleset[i]), int(chunk.where[i]),
+                    chunk.detail[i], int(chunk.decision[i]),
+                    chunk.fired[i * self.words:(i + 1) * self.words].tolist(),
+                    chunk.reader(i)))
+        return outcomes
+
+    def evaluate_columns(self, columns: Columns, from_: int = 0,
+                         to: int | None = None) -> ChunkResult:
+        """Evaluate rows [from_, to) of converted columns in one Java call.
+
+        Input memory is shared with Java (direct buffers over the numpy arrays);
+        Java writes results straight into numpy arrays owned by the result.
+        """
         import jpype.nio
 
-        n = len(records)
+        to = columns.n if to is None else to
+        n = to - from_
         chunk = self.chunk_class()
         keep: list[np.ndarray] = []  # Java reads this memory: keep it alive during the call
 
@@ -121,62 +182,27 @@ class CompiledRules:
             return jpype.nio.convertToDirectBuffer(arr)
 
         for index, f in enumerate(self.fields):
-            kind = java_kind(f.type)
-            column = [r[f.name] for r in records]
-            valid = np.array([v is not None for v in column], dtype=np.uint8)
-            dictionary: list[str] = []
-            if kind == "String":
-                codes: dict[str, int] = {}
-                column = [codes.setdefault(v, len(codes)) if v is not None else 0
-                          for v in column]
-                dictionary = list(codes)
-            else:
-                column = [v if v is not None else 0 for v in column]
-            values = np.array(column, dtype=_NUMPY[kind])
-            chunk.bindInput(index, buf(values), buf(valid) if f.optional else None,
-                            self._jstring_array(dictionary) if kind == "String" else None)
-        decision = np.zeros(n, np.int8)
-        ruleset = np.zeros(n, np.int32)
-        fired = np.zeros(n * self.words, np.int64)
-        error = np.zeros(n, np.int32)
-        where = np.zeros(n, np.int32)
-        detail = self._jstring_array(n)
-        chunk.bindResults(buf(decision), buf(ruleset), buf(fired), buf(error), buf(where), detail)
-        out_arrays = []
-        for index, (name, t) in enumerate(self.outputs):
-            values = np.zeros(n * self.capacity[name], _NUMPY[java_kind(t)])
-            valid = np.zeros(n, np.uint8)
-            counts = np.zeros(n, np.int32)
+            col = columns.columns[f.name]
+            valid = col.present[from_:to].astype(np.uint8) if f.optional else None
+            chunk.bindInput(index, buf(np.ascontiguousarray(col.values[from_:to])),
+                            buf(valid) if valid is not None else None,
+                            self._jstring_array(col.dictionary)
+                            if java_kind(f.type) == "String" else None)
+        chunk.bindMask(buf(columns.ok[from_:to].astype(np.uint8)))
+        result = ChunkResult.allocate(n, self.words, self.outputs, self.capacity)
+        result.detail = self._jstring_array(n)
+        chunk.bindResults(buf(result.decision), buf(result.ruleset), buf(result.fired),
+                          buf(result.error), buf(result.where), result.detail)
+        for index, (name, _) in enumerate(self.outputs):
+            values, valid, counts = result.outputs[name]
             chunk.bindOutput(index, buf(values), buf(valid), buf(counts))
-            out_arrays.append((values, valid, counts))
-        self.evaluator().evaluateChunk(chunk, 0, n)
-        dictionaries = [[str(s) for s in chunk.outputDictionary(i)]
-                        for i in range(len(self.outputs))]
-
-        positions = {name: j for j, (name, _) in enumerate(self.outputs)}
-
-        def reader(i: int) -> Any:
-            def item(index: int, slot: int, kind: str) -> Any:
-                value = out_arrays[index][0][slot]
-                if kind == "String":
-                    return dictionaries[index][int(value)]
-                return _numpy_value(value, kind)
-
-            def read(name: str, kind: str, is_list: bool) -> Any:
-                index = positions[name]
-                _, valid, counts = out_arrays[index]
-                if not valid[i]:
-                    return None
-                if not is_list:
-                    return item(index, i, kind)
-                base = i * self.capacity[name]
-                return [item(index, base + k, kind) for k in range(int(counts[i]))]
-            return read
-
-        return [self._outcome(int(error[i]), int(ruleset[i]), int(where[i]), detail[i],
-                              int(decision[i]), fired[i * self.words:(i + 1) * self.words].tolist(),
-                              reader(i))
-                for i in range(n)]
+        try:
+            self.evaluator().evaluateChunk(chunk, 0, n)
+        except jpype.JException as exc:
+            raise JvmError(f"the compiled rules failed: {exc}") from exc
+        for index, (name, _) in enumerate(self.outputs):
+            result.dictionaries[name] = [str(x) for x in chunk.outputDictionary(index)]
+        return result
 
     # -- decoding --------------------------------------------------------
     def _outcome(self, error: int, set_index: int, where: int, detail: Any, decision: int,

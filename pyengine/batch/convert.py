@@ -1,0 +1,250 @@
+"""Arrow record batches -> the schema's typed columns, validated per record.
+
+Each schema field becomes one numpy column in the representation the Java
+``Chunk`` reads (int64 for ints, scaled decimals and microsecond timestamps,
+float64, uint8 bools, int32 dictionary codes plus the dictionary for strings)
+and a presence mask. Typed Arrow columns (Parquet) take vectorized paths; any
+other column goes value by value through :func:`pyengine.records.convert_value`,
+the same rules as single transactions. A record with a bad required field is
+marked not-ok with the same message ``convert_record`` would give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pyengine.jvm.rules import java_kind
+from pyengine.lang.types import Type
+from pyengine.records import _Bad, convert_value
+from pyengine.reference.ops import INT_MAX, INT_MIN
+from pyengine.spec.program import FieldDef, Schema
+
+_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
+
+
+@dataclass
+class Column:
+    """One field, converted: values where ``present``; ``problems`` by row."""
+
+    values: np.ndarray
+    present: np.ndarray  # bool
+    dictionary: list[str] = field(default_factory=list)
+    problems: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Columns:
+    """A batch converted to the schema: ``ok[i]`` when row i can be evaluated."""
+
+    n: int
+    columns: dict[str, Column]
+    ok: np.ndarray  # bool
+    errors: dict[int, str]  # row -> schema error message (rows that are not ok)
+
+
+def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table) -> Columns:
+    """Convert every schema field of ``batch``; never raises for bad values."""
+    n = batch.num_rows
+    names = batch.schema.names
+    columns: dict[str, Column] = {}
+    errors: dict[int, str] = {}
+    for name, f in schema.fields.items():
+        if name in names:
+            col = _convert_column(batch.column(names.index(name)), f.type)
+        else:
+            col = Column(np.zeros(n, _DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
+        columns[name] = col
+        _collect_errors(f, col, n, errors, name in names)
+    ok = np.ones(n, dtype=bool)
+    if errors:
+        ok[np.fromiter(errors, dtype=np.int64, count=len(errors))] = False
+    return Columns(n, columns, ok, errors)
+
+
+def _collect_errors(f: FieldDef, col: Column, n: int, errors: dict[int, str],
+                    exists: bool) -> None:
+    for row, reason in col.problems.items():
+        errors.setdefault(row, f"field '{f.name}': {reason}")
+    if f.optional:
+        return
+    what = "null" if exists else "missing"
+    for missing in np.flatnonzero(~col.present).tolist():
+        if missing not in col.problems:
+            errors.setdefault(missing, f"field '{f.name}' is {what}")
+
+
+def _convert_column(arr: pa.Array | pa.ChunkedArray, t: Type) -> Column:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    fast = _FAST.get(t.kind)
+    if fast is not None:
+        col = fast(arr, t)
+        if col is not None:
+            return col
+    return _slow(arr, t)
+
+
+def _present(arr: pa.Array) -> np.ndarray:
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _fill(arr: pa.Array, zero: Any) -> pa.Array:
+    return arr.fill_null(zero) if arr.null_count else arr
+
+
+def _int(arr: pa.Array, t: Type) -> Column | None:
+    if not pa.types.is_integer(arr.type):
+        return None
+    if pa.types.is_uint64(arr.type):
+        too_big = pc.greater(arr, pa.scalar(INT_MAX, pa.uint64()))
+        if pc.any(too_big).as_py():
+            return None  # the slow path names each out-of-range value
+    values = _fill(arr.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return Column(np.ascontiguousarray(values, dtype=np.int64), _present(arr))
+
+
+def _float(arr: pa.Array, t: Type) -> Column | None:
+    if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
+        return None
+    values = np.ascontiguousarray(_fill(arr.cast(pa.float64()), 0.0).to_numpy(
+        zero_copy_only=False), dtype=np.float64)
+    present = _present(arr)
+    col = Column(values, present)
+    for row in np.flatnonzero(~np.isfinite(values) & present):
+        col.problems[int(row)] = "NaN and infinities are not accepted"
+    return col
+
+
+def _bool(arr: pa.Array, t: Type) -> Column | None:
+    if not pa.types.is_boolean(arr.type):
+        return None
+    values = _fill(arr, False).to_numpy(zero_copy_only=False)
+    return Column(np.ascontiguousarray(values, dtype=np.uint8), _present(arr))
+
+
+def _string(arr: pa.Array, t: Type) -> Column | None:
+    if pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type):
+        encoded = arr
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        encoded = pc.dictionary_encode(arr)
+    else:
+        return None
+    indices = _fill(encoded.indices.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
+    return Column(np.ascontiguousarray(indices, dtype=np.int32), _present(arr),
+                  [str(s) for s in encoded.dictionary.to_pylist()])
+
+
+def _decimal(arr: pa.Array, t: Type) -> Column | None:
+    present = _present(arr)
+    if pa.types.is_integer(arr.type):
+        values = _fill(arr.cast(pa.int64()), 0).to_numpy(zero_copy_only=False).astype(object)
+        return _scaled_ints(values * 10**t.scale, present)
+    if not pa.types.is_decimal128(arr.type):
+        return None
+    scale = arr.type.scale
+    if scale > t.scale:
+        # Exact values with a larger declared scale are fine; anything else is refused.
+        rescaled = pc.cast(arr, pa.decimal128(38, t.scale), safe=False)
+        exact = pc.equal(pc.cast(rescaled, arr.type, safe=False), arr)
+        if not pc.all(pc.fill_null(exact, True)).as_py():
+            return None  # the slow path names the rows with too many digits
+        arr = rescaled
+    else:
+        arr = pc.cast(arr, pa.decimal128(38, t.scale))
+    buf = arr.buffers()[1]
+    words = np.frombuffer(buf, dtype=np.int64, count=2 * (len(arr) + arr.offset))
+    words = words.reshape(-1, 2)[arr.offset:]
+    low, high = words[:, 0], words[:, 1]
+    col = Column(np.ascontiguousarray(np.where(present, low, 0), dtype=np.int64), present)
+    for row in np.flatnonzero((high != (low >> 63)) & present):
+        col.problems[int(row)] = f"out of range for decimal({t.scale})"
+    return col
+
+
+def _scaled_ints(values: np.ndarray, present: np.ndarray) -> Column:
+    col = Column(np.zeros(len(values), np.int64), present)
+    for i, v in enumerate(values):
+        if not present[i]:
+            continue
+        if INT_MIN <= v <= INT_MAX:
+            col.values[i] = v
+        else:
+            col.problems[i] = f"{v} is out of range"
+    return col
+
+
+def _timestamp(arr: pa.Array, t: Type) -> Column | None:
+    if not pa.types.is_timestamp(arr.type):
+        return None
+    try:
+        micros = arr.cast(pa.timestamp("us", tz=arr.type.tz))  # safe: refuses lost precision
+    except pa.ArrowInvalid:
+        return None
+    values = _fill(micros.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return Column(np.ascontiguousarray(values, dtype=np.int64), _present(arr))
+
+
+def _slow(arr: pa.Array, t: Type) -> Column:
+    """Value by value, with the single-transaction rules (exact messages)."""
+    kind = java_kind(t)
+    n = len(arr)
+    col = Column(np.zeros(n, _DTYPES[kind]), np.zeros(n, dtype=bool))
+    codes: dict[str, int] = {}
+    for i, value in enumerate(arr.to_pylist()):
+        if value is None:
+            continue
+        try:
+            converted = convert_value(value, t)
+        except _Bad as exc:
+            col.problems[i] = str(exc)
+            continue
+        col.present[i] = True
+        col.values[i] = codes.setdefault(converted, len(codes)) if kind == "String" else converted
+    col.dictionary = list(codes)
+    return col
+
+
+_FAST = {
+    "int": _int, "float": _float, "bool": _bool, "string": _string, "decimal": _decimal,
+    "timestamp": _timestamp,
+}
+
+
+def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
+    """Columns from JSON-like dicts (single transactions, tests, DLQ replay)."""
+    from pyengine.errors import RecordError
+    from pyengine.records import convert_record
+
+    n = len(raws)
+    columns = {name: Column(np.zeros(n, _DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
+               for name, f in schema.fields.items()}
+    codes: dict[str, dict[str, int]] = {name: {} for name in schema.fields}
+    errors: dict[int, str] = {}
+    for i, raw in enumerate(raws):
+        try:
+            record = convert_record(schema, raw)
+        except RecordError as exc:
+            errors[i] = exc.message
+            continue
+        for name, f in schema.fields.items():
+            value = record[name]
+            if value is None:
+                continue
+            col = columns[name]
+            col.present[i] = True
+            if java_kind(f.type) == "String":
+                value = codes[name].setdefault(value, len(codes[name]))
+            col.values[i] = value
+    for name, col in columns.items():
+        col.dictionary = list(codes[name])
+    ok = np.ones(n, dtype=bool)
+    for i in errors:
+        ok[i] = False
+    return Columns(n, columns, ok, errors)

@@ -1,0 +1,177 @@
+"""Reading inputs as a stream of record batches: Parquet, CSV, JSONL, or a directory.
+
+Memory stays bounded: files are read batch by batch. Every record has a
+position, its 0-based index in the whole input (files in name order). A record
+that cannot be parsed at all (a malformed JSON line, a CSV row with the wrong
+number of fields) comes out as a :class:`Unparsed` entry with its raw text, so
+it reaches the dead-letter queue instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pyengine.errors import PyEngineError
+
+SUFFIXES = (".parquet", ".csv", ".jsonl")
+
+
+class InputError(PyEngineError):
+    """An input file cannot be read at all (exit status 2)."""
+
+
+@dataclass
+class Parsed:
+    """Records ``start`` .. ``start + len - 1`` of the input: Arrow columns, or JSON objects."""
+
+    start: int
+    batch: pa.RecordBatch | list[object]
+    source: str
+
+    def __len__(self) -> int:
+        return self.batch.num_rows if isinstance(self.batch, pa.RecordBatch) else len(self.batch)
+
+
+@dataclass
+class Unparsed:
+    """One record that could not be parsed: its position and raw text."""
+
+    position: int
+    text: str
+    reason: str
+    source: str
+
+
+Item = Parsed | Unparsed
+
+
+def input_files(path: Path) -> list[Path]:
+    """The files of an input: the file itself, or a directory's files in name order."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        if not files:
+            raise InputError(f"{path}: no {', '.join(SUFFIXES)} files in the directory")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.suffix not in SUFFIXES:
+        raise InputError(f"{path}: unsupported input type (use {', '.join(SUFFIXES)})")
+    return [path]
+
+
+def read_input(path: Path, batch_rows: int) -> Iterator[Item]:
+    """Every record of the input, in order, in batches of at most ``batch_rows``."""
+    position = 0
+    for file in input_files(path):
+        reader = {".parquet": _parquet, ".csv": _csv, ".jsonl": _jsonl}[file.suffix]
+        try:
+            for item in reader(file, batch_rows, position):
+                position = (item.start + len(item) if isinstance(item, Parsed)
+                            else item.position + 1)
+                yield item
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{file}: cannot be read: {exc}") from exc
+
+
+def _parquet(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
+    parquet = pq.ParquetFile(file)
+    for batch in parquet.iter_batches(batch_size=batch_rows):
+        yield Parsed(start, batch, file.name)
+        start += batch.num_rows
+
+
+def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
+    """CSV with every column read as text; typing is the schema's job."""
+    with open(file, encoding="utf-8-sig", newline="") as fh:
+        header = fh.readline()
+        if not header.strip():
+            return
+        names = _csv_names(header)
+        lines: list[str] = []
+        for line in fh:
+            lines.append(line)
+            if len(lines) >= batch_rows:
+                yield from _csv_block(lines, names, start, file.name)
+                start += len(lines)
+                lines = []
+        if lines:
+            yield from _csv_block(lines, names, start, file.name)
+
+
+def _csv_names(header: str) -> list[str]:
+    table = pacsv.read_csv(io.BytesIO(header.encode()),
+                           read_options=pacsv.ReadOptions(column_names=None))
+    return list(table.column_names)
+
+
+def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> Iterator[Item]:
+    """Parse a block of CSV lines with Arrow; a block with a malformed line goes line by line."""
+    options = (pacsv.ReadOptions(column_names=names),
+               pacsv.ParseOptions(newlines_in_values=False),
+               pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                    strings_can_be_null=True, quoted_strings_can_be_null=False))
+    try:
+        table = pacsv.read_csv(io.BytesIO("".join(lines).encode()), *options)
+        if table.num_rows == len(lines):
+            yield Parsed(start, _one(table), source)
+            return
+    except pa.ArrowInvalid:
+        pass
+    good: list[object] = []
+    good_start = start
+    for offset, line in enumerate(lines):
+        fields = next(csv.reader([line]), [])  # one line is one record, never more
+        if len(fields) == len(names):
+            # As in the Arrow path: an empty field is null.
+            good.append({n: (v if v != "" else None) for n, v in zip(names, fields, strict=True)})
+            continue
+        if good:
+            yield Parsed(good_start, good, source)
+            good = []
+        yield Unparsed(start + offset, lines[offset].rstrip("\r\n"),
+                       f"malformed CSV row: expected {len(names)} fields, found {len(fields)}",
+                       source)
+        good_start = start + offset + 1
+    if good:
+        yield Parsed(good_start, good, source)
+
+
+def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
+    """One JSON object per line; every line counts as one record, blank ones included."""
+    rows: list[object] = []
+    row_start = start
+    with open(file, encoding="utf-8", errors="surrogateescape") as fh:
+        for position, line in enumerate(fh, start=start):
+            text = line.rstrip("\r\n")
+            try:
+                # Valid JSON that is not an object is parsed: the schema step refuses it.
+                value = json.loads(text)
+            except (json.JSONDecodeError, UnicodeEncodeError) as exc:
+                if rows:
+                    yield Parsed(row_start, rows, file.name)
+                    rows = []
+                yield Unparsed(position, text, f"invalid JSON: {exc}", file.name)
+                row_start = position + 1
+                continue
+            rows.append(value)
+            if len(rows) >= batch_rows:
+                yield Parsed(row_start, rows, file.name)
+                rows, row_start = [], position + 1
+    if rows:
+        # JSON values keep their own types; the schema converter reads them one by one,
+        # with the same rules as a single transaction.
+        yield Parsed(row_start, rows, file.name)
+
+
+def _one(table: pa.Table) -> pa.RecordBatch:
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)

@@ -1,0 +1,335 @@
+"""``run``: a whole input through the rules, losing and duplicating nothing.
+
+The input is cut into *segments* of ``checkpoint_every`` positions. Segment k
+becomes ``results/part-k.parquet`` plus its lines of ``dlq.jsonl``, then a
+checkpoint. Chunks of a segment are evaluated on worker threads and put back in
+input order, so the output depends only on the input, the rules and
+``checkpoint_every``: not on the worker count, the chunk size or crashes.
+
+Crash safety: a part file is written to a temporary name, fsynced and renamed;
+DLQ lines are appended and fsynced; then ``checkpoint.json`` is replaced the same
+way and the directory fsynced. A restarted run deletes part files beyond the
+checkpoint, truncates ``dlq.jsonl`` to the checkpointed length, skips the
+positions already done and carries on, ending byte for byte where an
+uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pyengine.batch.chunk import ChunkOutput, process_chunk
+from pyengine.batch.inputs import InputError, Item, Parsed, Unparsed, input_files, read_input
+from pyengine.engine import Engine
+from pyengine.spec.program import ACTIONS
+
+CHECKPOINT = "checkpoint.json"
+DLQ = "dlq.jsonl"
+REPORT = "report.json"
+RESULTS = "results"
+FORMAT = 1
+
+
+@dataclass
+class JobConfig:
+    """What ``run`` was asked to do."""
+
+    input: Path
+    output: Path
+    workers: int
+    checkpoint_every: int = 1_000_000
+    chunk_rows: int = 65_536
+    sla_seconds: float = 7200.0
+
+
+@dataclass
+class Progress:
+    """Live counters, for the progress display."""
+
+    done: int = 0
+    total: int | None = None
+    dead_letters: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def tps(self) -> float:
+        """Records per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class State:
+    """What the checkpoint remembers."""
+
+    next_position: int = 0
+    parts: int = 0
+    dlq_bytes: int = 0
+    results: int = 0
+    dead_letters: int = 0
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
+    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    complete: bool = False
+
+
+class OutputMismatch(InputError):
+    """OUT holds a run of other rules, another input or another checkpoint size."""
+
+
+def fingerprint(path: Path) -> list[list[Any]]:
+    """Names, sizes and modification times of the input files."""
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in input_files(path)]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class Job:
+    """One ``run`` invocation over an output directory (new, interrupted or complete)."""
+
+    def __init__(self, engine: Engine, config: JobConfig,
+                 on_progress: Callable[[Progress], None] | None = None):
+        self.engine = engine
+        self.config = config
+        self.out = config.output
+        self.on_progress = on_progress or (lambda p: None)
+        self.identity = {
+            "format": FORMAT, "ruleset_version": engine.ruleset_version,
+            "input": str(config.input.resolve()), "input_files": fingerprint(config.input),
+            "checkpoint_every": config.checkpoint_every,
+        }
+        self.state = State()
+
+    # -- checkpoint ------------------------------------------------------
+    def load_state(self) -> None:
+        """Read OUT's checkpoint, or start fresh; refuse a checkpoint of another job."""
+        path = self.out / CHECKPOINT
+        if not path.exists():
+            if (self.out / RESULTS).exists() and any((self.out / RESULTS).iterdir()):
+                raise OutputMismatch(f"{self.out}: has results but no checkpoint; "
+                                     "choose an empty --output")
+            return
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            identity = {k: saved[k] for k in self.identity}
+            self.state = State(**saved["state"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OutputMismatch(f"{path}: damaged checkpoint ({exc}); the run cannot "
+                                 "resume safely: choose a new --output") from exc
+        if identity != self.identity:
+            changed = [k for k in self.identity if identity[k] != self.identity[k]]
+            raise OutputMismatch(f"{self.out}: holds a run with another {', '.join(changed)}; "
+                                 "choose a new --output")
+
+    def save_state(self) -> None:
+        doc = {**self.identity, "state": self.state.__dict__}
+        _atomic_write(self.out / CHECKPOINT, (json.dumps(doc, indent=1) + "\n").encode())
+
+    def clean_after_checkpoint(self) -> None:
+        """Remove what a killed run wrote after its last checkpoint."""
+        results = self.out / RESULTS
+        for part in results.glob("part-*"):
+            index = part.name.split("-")[1].split(".")[0]
+            if not index.isdigit() or int(index) >= self.state.parts or part.suffix == ".tmp":
+                part.unlink()
+        dlq = self.out / DLQ
+        if dlq.exists() and dlq.stat().st_size > self.state.dlq_bytes:
+            with open(dlq, "r+b") as fh:
+                fh.truncate(self.state.dlq_bytes)
+                os.fsync(fh.fileno())
+
+    # -- running ---------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Run (or resume) to the end; returns the report."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / RESULTS).mkdir(exist_ok=True)
+        self.load_state()
+        if self.state.complete:
+            return self.report()
+        self.clean_after_checkpoint()
+        (self.out / DLQ).touch()
+        started = time.perf_counter()
+        base_seconds = self.state.seconds
+        progress = Progress(done=self.state.next_position, total=_total_records(self.config.input),
+                            dead_letters=self.state.dead_letters)
+        with ThreadPoolExecutor(max(1, self.config.workers),
+                                thread_name_prefix="pyengine-worker") as pool:
+            for segment, outputs, unparsed in self._segments(pool):
+                self._write_segment(segment, outputs, unparsed)
+                self.state.seconds = base_seconds + time.perf_counter() - started
+                self.save_state()
+                progress.done = self.state.next_position
+                progress.dead_letters = self.state.dead_letters
+                progress.elapsed = self.state.seconds
+                self.on_progress(progress)
+        self.state.seconds = base_seconds + time.perf_counter() - started
+        self.state.complete = True
+        report = self.report()
+        _atomic_write(self.out / REPORT, (json.dumps(report, indent=2) + "\n").encode())
+        self.save_state()
+        return report
+
+    def _units(self) -> Iterator[tuple[int, Item]]:
+        """(segment, item) pairs from the resume point on, cut at segment and chunk ends."""
+        every, chunk = self.config.checkpoint_every, self.config.chunk_rows
+        resume = self.state.next_position
+        for item in read_input(self.config.input, chunk):
+            if isinstance(item, Unparsed):
+                if item.position >= resume:
+                    yield item.position // every, item
+                continue
+            start, rows = item.start, len(item)
+            offset = max(0, resume - start)
+            while offset < rows:
+                position = start + offset
+                segment = position // every
+                end = min(rows, (segment + 1) * every - start, offset + chunk)
+                yield segment, Parsed(position, _slice(item.batch, offset, end), item.source)
+                offset = end
+
+    def _segments(self, pool: ThreadPoolExecutor) -> Iterator[
+            tuple[int, list[ChunkOutput], list[Unparsed]]]:
+        """Completed segments in order, evaluated with bounded look-ahead."""
+        in_flight: deque[tuple[int, Future[ChunkOutput] | Unparsed]] = deque()
+        limit = 2 * max(1, self.config.workers) + 2
+        current: int | None = None
+        outputs: list[ChunkOutput] = []
+        unparsed: list[Unparsed] = []
+        compiled, layout = self.engine.compiled, self.engine.layout
+
+        def drain(keep: int) -> Iterator[tuple[int, list[ChunkOutput], list[Unparsed]]]:
+            nonlocal current, outputs, unparsed
+            while len(in_flight) > keep:
+                segment, work = in_flight.popleft()
+                if current is not None and segment != current:
+                    yield current, outputs, unparsed
+                    outputs, unparsed = [], []
+                current = segment
+                if isinstance(work, Unparsed):
+                    unparsed.append(work)
+                else:
+                    outputs.append(work.result())
+
+        for segment, item in self._units():
+            if isinstance(item, Unparsed):
+                in_flight.append((segment, item))
+            else:
+                in_flight.append((segment, pool.submit(
+                    process_chunk, compiled, layout, item.batch, item.start, item.source)))
+            yield from drain(limit)
+        yield from drain(0)
+        if current is not None:
+            yield current, outputs, unparsed
+
+    def _write_segment(self, segment: int, outputs: list[ChunkOutput],
+                       unparsed: list[Unparsed]) -> None:
+        tables = [o.results for o in outputs]
+        table = (pa.concat_tables(tables) if tables else
+                 self.engine.layout.schema.empty_table()).combine_chunks()
+        part = self.out / RESULTS / f"part-{segment:06d}.parquet"
+        tmp = part.with_name(part.name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, part)
+        letters = [d for o in outputs for d in o.dead_letters]
+        letters += [self._parse_letter(u) for u in unparsed]
+        letters.sort(key=lambda d: d["position"])
+        if letters:
+            with open(self.out / DLQ, "ab") as fh:
+                fh.write("".join(json.dumps(d, ensure_ascii=False) + "\n"
+                                 for d in letters).encode("utf-8", "surrogateescape"))
+                fh.flush()
+                os.fsync(fh.fileno())
+        _fsync_dir(part.parent)
+        st = self.state
+        st.parts = segment + 1
+        st.next_position = (segment + 1) * self.config.checkpoint_every
+        st.dlq_bytes = (self.out / DLQ).stat().st_size
+        st.results += table.num_rows
+        st.dead_letters += len(letters)
+        for o in outputs:
+            for action, count in o.decisions.items():
+                st.decisions[action] += count
+        for d in letters:
+            kind = d["error"]["kind"]
+            st.dead_letter_kinds[kind] = st.dead_letter_kinds.get(kind, 0) + 1
+
+    def _parse_letter(self, u: Unparsed) -> dict[str, Any]:
+        return {"position": u.position, "source": u.source,
+                "error": {"kind": "parse", "message": u.reason, "rule": None},
+                "record": u.text, "ruleset_version": self.engine.ruleset_version}
+
+    # -- report ----------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        """report.json (CLI.md), with capacity projections against the SLA window."""
+        st = self.state
+        records = st.results + st.dead_letters
+        seconds = max(st.seconds, 1e-9)
+        tps = records / seconds
+        limit = self.config.sla_seconds
+        return {
+            "input_records": records,
+            "results": st.results,
+            "dead_letters": st.dead_letters,
+            "dead_letter_kinds": dict(sorted(st.dead_letter_kinds.items())),
+            "decisions": st.decisions,
+            "workers": self.config.workers,
+            "wall_seconds": round(st.seconds, 3),
+            "tps": round(tps, 1),
+            "ruleset_version": self.engine.ruleset_version,
+            "sla": {"limit_seconds": limit, "projected_seconds": round(st.seconds, 3),
+                    "met": st.seconds <= limit},
+            "capacity": {"records_per_hour": int(tps * 3600),
+                         "records_per_12h_day": int(tps * 12 * 3600),
+                         "records_per_sla_window": int(tps * limit)},
+            "input": str(self.config.input),
+            "output": str(self.out),
+            "complete": st.complete,
+        }
+
+
+def _slice(batch: pa.RecordBatch | list[Any], start: int, end: int) -> Any:
+    if isinstance(batch, pa.RecordBatch):
+        return batch.slice(start, end - start)
+    return batch[start:end]
+
+
+def _total_records(path: Path) -> int | None:
+    """Records in the input when cheap to know (Parquet metadata), else None."""
+    files = input_files(path)
+    if all(f.suffix == ".parquet" for f in files):
+        return sum(int(pq.ParquetFile(f).metadata.num_rows) for f in files)
+    return None
+
+
+def run_job(engine: Engine, config: JobConfig,
+            on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+    """Run or resume the job of ``config``; returns report.json's content."""
+    return Job(engine, config, on_progress).run()

@@ -1,0 +1,111 @@
+"""The Python API: ``pyengine.load(rules)`` -> :class:`Engine`.
+
+    engine = pyengine.load("rules/")
+    engine.evaluate({"id": "t1", ...})         # dict, or a PyEngineError subclass
+    batch = engine.evaluate_batch(table, workers=2)
+    batch.results, batch.dead_letters
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pyengine.batch.chunk import ChunkOutput, ResultLayout, process_chunk
+from pyengine.errors import EvaluationError, RecordError, SchemaViolation, UnknownClient
+from pyengine.jvm.rules import CompiledRules
+from pyengine.pipeline import compile_rules
+
+DEFAULT_CHUNK_ROWS = 65_536
+_ERRORS: dict[str, type[RecordError]] = {
+    "schema": SchemaViolation, "unknown_client": UnknownClient, "evaluation": EvaluationError,
+}
+
+
+@dataclass
+class BatchResult:
+    """The outcome of :meth:`Engine.evaluate_batch`."""
+
+    results: pa.Table
+    dead_letters: list[dict[str, Any]]
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Engine:
+    """Compiled rules, ready to evaluate transactions."""
+
+    def __init__(self, compiled: CompiledRules):
+        self.compiled = compiled
+        self.program = compiled.program
+        self.layout = ResultLayout(compiled.program)
+
+    @property
+    def ruleset_version(self) -> str:
+        """sha256 of the normalized rules."""
+        return self.program.version
+
+    def evaluate(self, txn: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate one transaction: ``{decision, fired, ruleset, outputs}``.
+
+        Raises SchemaViolation, UnknownClient or EvaluationError for a
+        transaction that a batch would send to the dead-letter queue.
+        """
+        outcome = self.compiled.evaluate(txn)
+        if outcome.error is not None:
+            raise _ERRORS[outcome.error.kind](outcome.error.message, outcome.error.rule)
+        return {"decision": outcome.decision, "fired": outcome.fired,
+                "ruleset": outcome.ruleset, "outputs": outcome.outputs}
+
+    def evaluate_batch(self, table: pa.Table | pa.RecordBatch, workers: int | None = None,
+                       chunk_rows: int = DEFAULT_CHUNK_ROWS) -> BatchResult:
+        """Evaluate an Arrow table of transactions on ``workers`` threads.
+
+        Results keep the input order whatever the number of workers; ``position``
+        is the row index in ``table``.
+        """
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        chunks = [(start, table.slice(start, chunk_rows).combine_chunks().to_batches())
+                  for start in range(0, table.num_rows, chunk_rows)]
+        outputs = run_chunks(self, [(start, _one_batch(b, table.schema)) for start, b in chunks],
+                             workers or default_workers(), source="<table>")
+        results = [o.results for o in outputs]
+        combined = pa.concat_tables(results) if results else self.layout.schema.empty_table()
+        return BatchResult(combined, [d for o in outputs for d in o.dead_letters])
+
+
+def _one_batch(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=schema)
+    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks(
+    ).to_batches()[0]
+
+
+def run_chunks(engine: Engine, chunks: list[tuple[int, pa.RecordBatch]], workers: int,
+               source: str) -> list[ChunkOutput]:
+    """Process chunks on a thread pool; outputs in chunk order."""
+    def work(item: tuple[int, pa.RecordBatch]) -> ChunkOutput:
+        start, batch = item
+        return process_chunk(engine.compiled, engine.layout, batch, start, source)
+
+    if workers <= 1 or len(chunks) <= 1:
+        return [work(c) for c in chunks]
+    with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool:
+        return list(pool.map(work, chunks))
+
+
+def load(rules: str | Path, builder: str = "gradle") -> Engine:
+    """Build (cached) and load rules: a rules directory or a build-rules output."""
+    return Engine(compile_rules(rules, builder=builder))

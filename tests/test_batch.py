@@ -1,0 +1,255 @@
+"""The batch engine: evaluate_batch, run, checkpoints and resume, the DLQ, the report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pyengine.batch.generate import write_transactions
+from pyengine.batch.job import JobConfig, run_job
+from pyengine.engine import Engine
+from pyengine.errors import EvaluationError, SchemaViolation
+from pyengine.reference.evaluator import evaluate
+from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import TXN
+
+pytestmark = pytest.mark.jvm
+
+
+@pytest.fixture(scope="module")
+def engine(examples_compiled: Any) -> Engine:
+    return Engine(examples_compiled)
+
+
+def digest(out: Path) -> dict[str, str]:
+    """Content hashes of everything a run leaves that users read."""
+    files = [*sorted((out / "results").glob("*.parquet")), out / "dlq.jsonl"]
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def read_results(out: Path) -> pa.Table:
+    return pa.concat_tables([pq.read_table(p) for p in sorted((out / "results").glob("*"))])
+
+
+def dlq(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "dlq.jsonl").read_text().splitlines()]
+
+
+def internal(value: Any) -> Any:
+    """Arrow result values as the reference evaluator holds them."""
+    if isinstance(value, Decimal):
+        return int(value.scaleb(-value.as_tuple().exponent)) if value.as_tuple().exponent < 0 \
+            else int(value)
+    return value
+
+
+def check_against_reference(engine: Engine, rows: list[dict[str, Any]], results: pa.Table,
+                            letters: list[dict[str, Any]]) -> None:
+    by_position = {r["position"]: r for r in results.to_pylist()}
+    dead = {d["position"]: d for d in letters}
+    assert sorted([*by_position, *dead]) == list(range(len(rows)))  # each exactly once
+    for i, row in enumerate(rows):
+        expected = evaluate(engine.program, row)
+        if expected.error is not None:
+            assert dead[i]["error"]["kind"] == expected.error.kind, row
+            assert dead[i]["error"]["message"] == expected.error.message
+            assert dead[i]["error"]["rule"] == expected.error.rule
+            continue
+        got = by_position[i]
+        assert (got["ruleset"], got["decision"], got["fired"]) == (
+            expected.ruleset, expected.decision, expected.fired), row
+        for name, value in expected.outputs.items():
+            scale = engine.program.outputs[name].scale
+            want = Decimal(value).scaleb(-scale) if scale and value is not None else value
+            assert got[name] == want, (name, row)
+
+
+def sample_rows(n: int, seed: int = 3) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {
+            **TXN, "id": f"r{i}", "client_id": rng.choice(["acme", "acme-eu", "globex",
+                                                            "initech", "initrode", "x"]),
+            "amount": f"{rng.randint(0, 3_000_000) / 100:.2f}",
+            "country": rng.choice(["US", "DE", "BY", "IR", "USA"]),
+            "channel": rng.choice(["web", "pos", "atm", "mobile"]),
+            "mcc": rng.choice([5411, 7995, 6051]), "score": rng.random(),
+            "account_age_days": rng.choice([0, 5, 400]), "vip": rng.random() < 0.2,
+            "ts": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
+                  f"{rng.randint(0, 23):02d}:59:59Z",
+        }
+        # Every row has every key: Arrow takes the columns from the first row.
+        row["note"] = rng.choice(["PO-123456", "a test", "x #EXP", "PO-1", None, None, None])
+        if rng.random() < 0.05:
+            row["amount"] = rng.choice(["1.001", None, "abc"])
+        rows.append(row)
+    return rows
+
+
+def test_evaluate_batch_matches_reference(engine: Engine) -> None:
+    rows = sample_rows(3000)
+    table = pa.Table.from_pylist(rows)
+    batch = engine.evaluate_batch(table, workers=2, chunk_rows=700)
+    check_against_reference(engine, rows, batch.results, batch.dead_letters)
+    assert batch.results.schema.field("decision").type == pa.dictionary(pa.int32(), pa.string())
+    assert batch.results.schema.field("fired").type.value_type == pa.dictionary(pa.int32(),
+                                                                                 pa.string())
+
+
+def test_evaluate_raises_for_dead_letters(engine: Engine) -> None:
+    assert engine.evaluate({**TXN, "client_id": "acme"})["ruleset"] == "acme"
+    with pytest.raises(SchemaViolation, match="field 'amount'"):
+        engine.evaluate({**TXN, "amount": "1.234"})
+    with pytest.raises(EvaluationError) as info:
+        engine.evaluate({**TXN, "client_id": "globex", "account_age_days": 0})
+    assert info.value.rule == "velocity_ratio"
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_run_every_format_with_bad_records(tmp_path: Path, engine: Engine, suffix: str) -> None:
+    source = tmp_path / f"in{suffix}"
+    write_transactions(source, 3000, clients=7, seed=5, bad_fraction=0.02)
+    out = tmp_path / "out"
+    report = run_job(engine, JobConfig(source, out, workers=2, checkpoint_every=1000,
+                                       chunk_rows=256))
+    assert report["complete"] and report["input_records"] == 3000
+    assert report["input_records"] == report["results"] + report["dead_letters"]
+    letters = dlq(out)
+    kinds = {d["error"]["kind"] for d in letters}
+    assert kinds == ({"schema", "evaluation"} if suffix == ".parquet"
+                     else {"schema", "evaluation", "parse"})
+    positions = read_results(out).column("position").to_pylist() + [d["position"]
+                                                                      for d in letters]
+    assert sorted(positions) == list(range(3000))
+    assert all(d["source"] == source.name and d["ruleset_version"] == engine.ruleset_version
+               for d in letters)
+    assert sorted(p.name for p in (out / "results").iterdir()) == [
+        "part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+
+
+def test_results_independent_of_workers_and_chunks(tmp_path: Path, engine: Engine) -> None:
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 20_000, seed=9, bad_fraction=0.01)
+    a = run_job(engine, JobConfig(source, tmp_path / "a", 1, 5000, 4096))
+    b = run_job(engine, JobConfig(source, tmp_path / "b", 2, 5000, 777))
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert a["decisions"] == b["decisions"]
+
+
+def test_rerun_on_complete_output_changes_nothing(tmp_path: Path, engine: Engine) -> None:
+    source = tmp_path / "in.jsonl"
+    write_transactions(source, 500, seed=2, bad_fraction=0.05)
+    config = JobConfig(source, tmp_path / "out", 2, 200, 64)
+    first = run_job(engine, config)
+    before = digest(tmp_path / "out")
+    stamp = (tmp_path / "out" / "report.json").stat().st_mtime_ns
+    assert run_job(engine, config) == first
+    assert digest(tmp_path / "out") == before
+    assert (tmp_path / "out" / "report.json").stat().st_mtime_ns == stamp
+
+
+def test_output_of_another_job_is_refused(tmp_path: Path, engine: Engine) -> None:
+    from pyengine.batch.job import OutputMismatch
+
+    first = tmp_path / "a.parquet"
+    second = tmp_path / "b.parquet"
+    write_transactions(first, 100, seed=1)
+    write_transactions(second, 100, seed=2)
+    run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50))
+    with pytest.raises(OutputMismatch, match="another input"):
+        run_job(engine, JobConfig(second, tmp_path / "out", 1, 50, 50))
+    (tmp_path / "out" / "checkpoint.json").write_text("{ not json")
+    with pytest.raises(OutputMismatch, match="damaged checkpoint"):
+        run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50))
+
+
+def run_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "pyengine", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+
+
+def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 300_000, seed=4, bad_fraction=0.001)
+    common = ["run", "--rules", str(EXAMPLES), "--input", str(source), "--builder", "javac",
+              "--checkpoint-every", "20000", "--chunk-size", "5000", "--quiet"]
+    clean = run_cli(*common, "--output", str(tmp_path / "clean"))
+    assert clean.wait(timeout=600) == 0, clean.stderr.read() if clean.stderr else ""
+    rng = random.Random(11)
+    out = tmp_path / "killed"
+    kills = 0
+    for _ in range(4):
+        proc = run_cli(*common, "--output", str(out), "--workers", str(rng.choice([1, 2])))
+        # Wait until the run has checkpointed at least once, then kill it at a random moment.
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.json").exists() and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.8))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=60)
+    final = run_cli(*common, "--output", str(out))
+    assert final.wait(timeout=600) == 0
+    assert kills >= 1
+    assert digest(out) == digest(tmp_path / "clean")
+    report = json.loads((out / "report.json").read_text())
+    assert report["input_records"] == 300_000 == report["results"] + report["dead_letters"]
+
+
+def test_cli_run_json_and_strict_sla(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    write_transactions(source, 300, seed=3, bad_fraction=0.1)
+    base = ["run", "--rules", str(EXAMPLES), "--input", str(source), "--builder", "javac"]
+    ok = subprocess.run([sys.executable, "-m", "pyengine", *base, "--output",
+                         str(tmp_path / "a"), "--json"], cwd=ROOT, capture_output=True,
+                        text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    for key in ("input_records", "results", "dead_letters", "decisions", "workers",
+                "wall_seconds", "tps", "ruleset_version", "sla", "complete"):
+        assert key in report
+    missed = subprocess.run([sys.executable, "-m", "pyengine", *base, "--output",
+                             str(tmp_path / "b"), "--sla", "0s", "--strict-sla", "--quiet"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert missed.returncode == 1 and "beyond the SLA" in missed.stderr
+    missing = subprocess.run([sys.executable, "-m", "pyengine", *base[:4], str(tmp_path / "no"),
+                              "--output", str(tmp_path / "c"), "--builder", "javac"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_explain_and_generate_cli(tmp_path: Path) -> None:
+    txn = json.dumps({**TXN, "client_id": "acme", "amount": "15000.00"})
+    result = subprocess.run([sys.executable, "-m", "pyengine", "explain", "--rules",
+                             str(EXAMPLES), "--txn", txn, "--builder", "javac"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "decision: flag" in result.stdout
+    assert "[fired   ] high_value_usd -> flag: amount > 10000.00" in result.stdout
+    assert "fee_bps = 25" in result.stdout
+    one = tmp_path / "a.jsonl"
+    two = tmp_path / "b.jsonl"
+    for path in (one, two):
+        subprocess.run([sys.executable, "-m", "pyengine", "generate", "--count", "200", "--out",
+                        str(path), "--seed", "7", "--bad-fraction", "0.1"], cwd=ROOT,
+                       check=True, capture_output=True, timeout=120)
+    assert one.read_bytes() == two.read_bytes()
