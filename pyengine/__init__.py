@@ -1,5 +1,7 @@
 """pyengine: declarative transaction rules compiled to Java and run from Python."""
 
+from __future__ import annotations
+
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
