@@ -19,7 +19,8 @@ from tests.conftest import EXAMPLES
 from tests.helpers import TXN, one_rule, write_rules
 
 
-def test_manifest_describes_the_build(tmp_path: Path) -> None:
+def test_manifest_describes_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYENGINE_CACHE_DIR", str(tmp_path / "empty-cache"))
     result = build_rules(EXAMPLES, tmp_path / "out", "javac")
     assert result.work == "compiled"
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

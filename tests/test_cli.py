@@ -62,7 +62,7 @@ def test_bad_usage_exits_2() -> None:
 def test_test_rules_passes_examples() -> None:
     result = pyengine("test-rules", str(EXAMPLES), "--builder", "javac", "-v")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1].startswith("16 passed, 0 failed")
+    assert result.stdout.splitlines()[-1].startswith("17 passed, 0 failed")
     assert "PASSED" in result.stdout
     assert "acme: high value USD is flagged with a fee" in result.stdout
 

@@ -43,5 +43,5 @@ def test_example_rule_tests_pass_on_both_engines(examples_compiled: Any) -> None
     results = run_cases(program, {"java": examples_compiled.evaluate,
                                   "chunk": lambda t: examples_compiled.evaluate_records([t])[0],
                                   "reference": lambda t: evaluate(program, t)})
-    assert len(results) == 16
+    assert len(results) == 17
     assert [r.problems for r in results if not r.passed] == []

@@ -40,6 +40,7 @@ public final class Chunk {
     private String[] dict12;
     private ByteBuffer valid12;
 
+    private ByteBuffer mask;
     private ByteBuffer decision;
     private IntBuffer ruleset;
     private LongBuffer fired;
@@ -114,6 +115,15 @@ public final class Chunk {
             default:
                 throw new IllegalArgumentException("no field " + field);
         }
+    }
+
+    /** Rows whose mask byte is 0 are skipped (they failed conversion); null: none skipped. */
+    public void bindMask(ByteBuffer mask) {
+        this.mask = mask;
+    }
+
+    boolean skip(int i) {
+        return mask != null && mask.get(i) == 0;
     }
 
     /** Bind the fixed result columns; fired holds Result.WORDS longs per row. */

@@ -31,9 +31,10 @@ public final class Evaluator {
         }
     }
 
-    /** The columnar entry point: evaluates rows [from, to) of a bound chunk. */
+    /** The columnar entry point: evaluates rows [from, to) of a bound chunk, unmasked ones. */
     public void evaluateChunk(Chunk chunk, int from, int to) {
         for (int i = from; i < to; i++) {
+            if (chunk.skip(i)) continue;
             chunk.load(i, record);
             evaluate(record, result);
             chunk.store(i, result);
