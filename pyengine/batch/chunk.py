@@ -88,8 +88,7 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
 
 def _string_column(columns: Columns, name: str, rows: np.ndarray) -> pa.Array:
     col = columns.columns[name]
-    dictionary = pa.array(col.dictionary, pa.string())
-    return dictionary.take(pa.array(col.values[rows]))
+    return col.dictionary.take(pa.array(col.values[rows]))
 
 
 def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Columns,

@@ -33,7 +33,7 @@ class Column:
 
     values: np.ndarray
     present: np.ndarray  # bool
-    dictionary: list[str] = field(default_factory=list)
+    dictionary: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     problems: dict[int, str] = field(default_factory=dict)
 
 
@@ -138,7 +138,7 @@ def _string(arr: pa.Array, t: Type) -> Column | None:
         return None
     indices = _fill(encoded.indices.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
     return Column(np.ascontiguousarray(indices, dtype=np.int32), _present(arr),
-                  [str(s) for s in encoded.dictionary.to_pylist()])
+                  encoded.dictionary.cast(pa.string()))
 
 
 def _decimal(arr: pa.Array, t: Type) -> Column | None:
@@ -196,7 +196,7 @@ def _slow(arr: pa.Array, t: Type) -> Column:
     kind = java_kind(t)
     n = len(arr)
     col = Column(np.zeros(n, _DTYPES[kind]), np.zeros(n, dtype=bool))
-    codes: dict[str, int] = {}
+    codes: dict[Any, int] = {}
     for i, value in enumerate(arr.to_pylist()):
         if value is None:
             continue
@@ -207,7 +207,7 @@ def _slow(arr: pa.Array, t: Type) -> Column:
             continue
         col.present[i] = True
         col.values[i] = codes.setdefault(converted, len(codes)) if kind == "String" else converted
-    col.dictionary = list(codes)
+    col.dictionary = pa.array(list(codes), pa.string())
     return col
 
 
@@ -243,7 +243,7 @@ def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
                 value = codes[name].setdefault(value, len(codes[name]))
             col.values[i] = value
     for name, col in columns.items():
-        col.dictionary = list(codes[name])
+        col.dictionary = pa.array(list(codes[name]), pa.string())
     ok = np.ones(n, dtype=bool)
     for i in errors:
         ok[i] = False

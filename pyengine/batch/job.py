@@ -178,16 +178,27 @@ class Job:
         base_seconds = self.state.seconds
         progress = Progress(done=self.state.next_position, total=_total_records(self.config.input),
                             dead_letters=self.state.dead_letters)
+        def commit(segment: int, outputs: list[ChunkOutput], unparsed: list[Unparsed]) -> None:
+            self._write_segment(segment, outputs, unparsed)
+            self.state.seconds = base_seconds + time.perf_counter() - started
+            self.save_state()
+            progress.done = self.state.next_position
+            progress.dead_letters = self.state.dead_letters
+            progress.elapsed = self.state.seconds
+            self.on_progress(progress)
+
+        # Segments are written and checkpointed in order on one writer thread, so the
+        # workers keep evaluating the next segment while a part file is compressed.
         with ThreadPoolExecutor(max(1, self.config.workers),
-                                thread_name_prefix="pyengine-worker") as pool:
+                                thread_name_prefix="pyengine-worker") as pool, \
+                ThreadPoolExecutor(1, thread_name_prefix="pyengine-writer") as writer:
+            pending: Future[None] | None = None
             for segment, outputs, unparsed in self._segments(pool):
-                self._write_segment(segment, outputs, unparsed)
-                self.state.seconds = base_seconds + time.perf_counter() - started
-                self.save_state()
-                progress.done = self.state.next_position
-                progress.dead_letters = self.state.dead_letters
-                progress.elapsed = self.state.seconds
-                self.on_progress(progress)
+                if pending is not None:
+                    pending.result()  # one write at a time: checkpoints stay in order
+                pending = writer.submit(commit, segment, outputs, unparsed)
+            if pending is not None:
+                pending.result()
         self.state.seconds = base_seconds + time.perf_counter() - started
         self.state.complete = True
         report = self.report()

@@ -17,6 +17,7 @@ from pyengine import resources
 from pyengine.codegen import javatext
 from pyengine.codegen.expr import Constants, JavaExpr, Slots, conversion, jtype, literal
 from pyengine.errors import Pos
+from pyengine.lang import ast
 from pyengine.lang.types import ACTION, NULL, Type
 from pyengine.spec.program import ACTIONS, Expr, Program, Rule, RuleSet, Table
 
@@ -32,6 +33,7 @@ class FieldView:
     jtype: str
     kind: str  # long | double | boolean | string
     optional: bool
+    used: bool = True  # read by some expression (client_id always: it routes)
 
 
 @dataclass
@@ -180,8 +182,22 @@ def _zero(t: Type) -> object:
 
 
 def _fields(program: Program) -> list[FieldView]:
-    return [FieldView(i, f.name, jtype(f.type), _kind(f.type), f.optional)
+    used = _used_fields(program)
+    return [FieldView(i, f.name, jtype(f.type), _kind(f.type), f.optional, f.name in used)
             for i, f in enumerate(program.schema.fields.values())]
+
+
+def _used_fields(program: Program) -> set[str]:
+    """Fields some expression of the program reads, plus client_id."""
+    exprs: list[Expr] = []
+    for rs in program.rulesets:
+        for r in rs.rules:
+            exprs += [r.when] + [e for _, e in r.sets if e is not None]
+        for t in rs.tables:
+            exprs += t.inputs + [e for row in t.rows for e in [*row.tests, *row.values] if e]
+            exprs += [e for e in t.default or [] if e is not None]
+    names = {n.name for e in exprs for n in e.node.walk() if isinstance(n, ast.Name)}
+    return names | {"client_id"}
 
 
 def _where(pos: Pos, program: Program) -> str:

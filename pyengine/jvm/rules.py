@@ -184,10 +184,15 @@ class CompiledRules:
         for index, f in enumerate(self.fields):
             col = columns.columns[f.name]
             valid = col.present[from_:to].astype(np.uint8) if f.optional else None
+            offsets = data = None
+            if java_kind(f.type) == "String":
+                # Arrow's own UTF-8 bytes and offsets: Java decodes the values it reads.
+                offsets, data = _utf8_buffers(col.dictionary)
             chunk.bindInput(index, buf(np.ascontiguousarray(col.values[from_:to])),
                             buf(valid) if valid is not None else None,
-                            self._jstring_array(col.dictionary)
-                            if java_kind(f.type) == "String" else None)
+                            buf(offsets) if offsets is not None else None,
+                            buf(data) if data is not None else None,
+                            len(col.dictionary))
         chunk.bindMask(buf(columns.ok[from_:to].astype(np.uint8)))
         result = ChunkResult.allocate(n, self.words, self.outputs, self.capacity)
         result.detail = self._jstring_array(n)
@@ -220,6 +225,22 @@ class CompiledRules:
         fired = [ids[bit] for bit in range(len(ids)) if (int(words[bit >> 6]) >> (bit & 63)) & 1]
         outputs = {o: read(o, java_kind(t), t.kind == "list") for o, t in self.outputs}
         return Outcome(ruleset=name, decision=ACTIONS[decision], fired=fired, outputs=outputs)
+
+
+def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
+    """int32 offsets (n + 1) and UTF-8 bytes of an Arrow string array, as numpy arrays."""
+    import pyarrow as pa
+
+    arr = strings.cast(pa.string())
+    n = len(arr)
+    raw = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=arr.offset + n + 1)
+    offsets = raw[arr.offset:].copy()
+    data_buffer = arr.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8).copy() if data_buffer is not None \
+        else np.zeros(1, np.uint8)
+    if len(data) == 0:
+        data = np.zeros(1, np.uint8)  # a direct buffer needs at least one byte
+    return offsets, data
 
 
 def _java_value(value: Any, kind: str) -> Any:

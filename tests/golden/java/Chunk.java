@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.nio.charset.StandardCharsets;
 import pyengine.runtime.StringDict;
 
 /**
@@ -19,24 +20,36 @@ import pyengine.runtime.StringDict;
 public final class Chunk {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
-    private IntBuffer in0; // id
+    private IntBuffer in0; // id (no rule reads it)
+    private IntBuffer dictOffsets0;
+    private ByteBuffer dictData0;
     private String[] dict0;
     private IntBuffer in1; // client_id
+    private IntBuffer dictOffsets1;
+    private ByteBuffer dictData1;
     private String[] dict1;
     private LongBuffer in2; // amount
-    private IntBuffer in3; // currency
+    private IntBuffer in3; // currency (no rule reads it)
+    private IntBuffer dictOffsets3;
+    private ByteBuffer dictData3;
     private String[] dict3;
     private IntBuffer in4; // country
+    private IntBuffer dictOffsets4;
+    private ByteBuffer dictData4;
     private String[] dict4;
     private LongBuffer in5; // mcc
     private IntBuffer in6; // channel
+    private IntBuffer dictOffsets6;
+    private ByteBuffer dictData6;
     private String[] dict6;
     private LongBuffer in7; // ts
-    private LongBuffer in8; // account_age_days
+    private LongBuffer in8; // account_age_days (no rule reads it)
     private LongBuffer in9; // txn_count_24h
     private ByteBuffer in10; // vip
     private DoubleBuffer in11; // score
     private IntBuffer in12; // note
+    private IntBuffer dictOffsets12;
+    private ByteBuffer dictData12;
     private String[] dict12;
     private ByteBuffer valid12;
 
@@ -63,34 +76,49 @@ public final class Chunk {
     private ByteBuffer outValid4;
     private IntBuffer outCount4;
 
-    /** Bind input field {@code field} (index into Rules.FIELDS). */
-    public void bindInput(int field, ByteBuffer values, ByteBuffer validity, String[] dictionary) {
+    /**
+     * Bind input field {@code field} (index into Rules.FIELDS). A string field comes as
+     * int32 codes into a dictionary of {@code size} UTF-8 values given as Arrow lays them
+     * out (size + 1 int32 offsets, then the bytes); values are decoded when first read.
+     */
+    public void bindInput(int field, ByteBuffer values, ByteBuffer validity,
+                          ByteBuffer dictOffsets, ByteBuffer dictData, int size) {
         switch (field) {
             case 0:
                 in0 = values.order(NATIVE).asIntBuffer();
-                dict0 = dictionary;
+                this.dictOffsets0 = dictOffsets.order(NATIVE).asIntBuffer();
+                this.dictData0 = dictData;
+                this.dict0 = new String[size];
                 break;
             case 1:
                 in1 = values.order(NATIVE).asIntBuffer();
-                dict1 = dictionary;
+                this.dictOffsets1 = dictOffsets.order(NATIVE).asIntBuffer();
+                this.dictData1 = dictData;
+                this.dict1 = new String[size];
                 break;
             case 2:
                 in2 = values.order(NATIVE).asLongBuffer();
                 break;
             case 3:
                 in3 = values.order(NATIVE).asIntBuffer();
-                dict3 = dictionary;
+                this.dictOffsets3 = dictOffsets.order(NATIVE).asIntBuffer();
+                this.dictData3 = dictData;
+                this.dict3 = new String[size];
                 break;
             case 4:
                 in4 = values.order(NATIVE).asIntBuffer();
-                dict4 = dictionary;
+                this.dictOffsets4 = dictOffsets.order(NATIVE).asIntBuffer();
+                this.dictData4 = dictData;
+                this.dict4 = new String[size];
                 break;
             case 5:
                 in5 = values.order(NATIVE).asLongBuffer();
                 break;
             case 6:
                 in6 = values.order(NATIVE).asIntBuffer();
-                dict6 = dictionary;
+                this.dictOffsets6 = dictOffsets.order(NATIVE).asIntBuffer();
+                this.dictData6 = dictData;
+                this.dict6 = new String[size];
                 break;
             case 7:
                 in7 = values.order(NATIVE).asLongBuffer();
@@ -109,7 +137,9 @@ public final class Chunk {
                 break;
             case 12:
                 in12 = values.order(NATIVE).asIntBuffer();
-                dict12 = dictionary;
+                this.dictOffsets12 = dictOffsets.order(NATIVE).asIntBuffer();
+                this.dictData12 = dictData;
+                this.dict12 = new String[size];
                 valid12 = validity;
                 break;
             default:
@@ -187,21 +217,31 @@ public final class Chunk {
         }
     }
 
+    private static String decode(IntBuffer offsets, ByteBuffer data, String[] cache, int code) {
+        String s = cache[code];
+        if (s == null) {
+            int start = offsets.get(code);
+            byte[] bytes = new byte[offsets.get(code + 1) - start];
+            data.get(start, bytes);
+            s = new String(bytes, StandardCharsets.UTF_8);
+            cache[code] = s;
+        }
+        return s;
+    }
+
+    /** Copy row i into r: only the fields some rule reads (and client_id, for routing). */
     void load(int i, Record r) {
-        r.f_id = dict0[in0.get(i)];
-        r.f_client_id = dict1[in1.get(i)];
+        r.f_client_id = decode(dictOffsets1, dictData1, dict1, in1.get(i));
         r.f_amount = in2.get(i);
-        r.f_currency = dict3[in3.get(i)];
-        r.f_country = dict4[in4.get(i)];
+        r.f_country = decode(dictOffsets4, dictData4, dict4, in4.get(i));
         r.f_mcc = in5.get(i);
-        r.f_channel = dict6[in6.get(i)];
+        r.f_channel = decode(dictOffsets6, dictData6, dict6, in6.get(i));
         r.f_ts = in7.get(i);
-        r.f_account_age_days = in8.get(i);
         r.f_txn_count_24h = in9.get(i);
         r.f_vip = in10.get(i) != 0;
         r.f_score = in11.get(i);
         r.has_note = valid12.get(i) != 0;
-        if (r.has_note) r.f_note = dict12[in12.get(i)];
+        if (r.has_note) r.f_note = decode(dictOffsets12, dictData12, dict12, in12.get(i));
     }
 
     void store(int i, Result res) {
