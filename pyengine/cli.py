@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pyengine import __version__
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
@@ -66,6 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--json", action="store_true", help="print report.json instead of a summary")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dlq", help="work with a run's dead-letter queue",
+                       description="Work with the dead-letter queue of a run.")
+    dlq_sub = p.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    p = dlq_sub.add_parser("replay", help="evaluate the dead letters of OUT again",
+                           description="Evaluate the dead letters of OUT again (after the "
+                           "rules or the data were fixed) into a new output OUT2.")
+    p.add_argument("out", metavar="OUT", type=Path, help="the output of a run")
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
+    p.add_argument("--output", required=True, type=Path, metavar="OUT2")
+    p.add_argument("--workers", type=_positive, default=None)
+    p.add_argument("--sla", type=_duration, default=7200.0, metavar="DURATION")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dlq_replay, strict_sla=False)
 
     p = sub.add_parser("explain", help="explain the decision for one transaction",
                        description="Evaluate one transaction and show every table and rule, "
@@ -164,18 +181,34 @@ def _kafka(url: str) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``run --rules DIR --input PATH --output OUT``."""
-    from pyengine.batch.job import JobConfig, run_job
-    from pyengine.batch.progress import ProgressDisplay, summary
-    from pyengine.engine import default_workers, load
+    from pyengine.batch.job import JobConfig
+    from pyengine.engine import default_workers
 
     if _kafka(args.input) or _kafka(args.output):
         print("pyengine: error: Kafka inputs and outputs are not available in this version; "
               "use files", file=sys.stderr)
         return 2
-    engine = load(args.rules, builder=args.builder)
     workers = args.workers or default_workers()
     config = JobConfig(Path(args.input), Path(args.output), workers, args.checkpoint_every,
                        args.chunk_size, args.sla)
+    return _run_job(args, config)
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    """``dlq replay OUT --rules DIR --output OUT2``."""
+    from pyengine.batch.replay import replay_config
+    from pyengine.engine import default_workers
+
+    config = replay_config(args.out, args.output, args.workers or default_workers(), args.sla)
+    return _run_job(args, config)
+
+
+def _run_job(args: argparse.Namespace, config: Any) -> int:
+    from pyengine.batch.job import run_job
+    from pyengine.batch.progress import ProgressDisplay, summary
+    from pyengine.engine import load
+
+    engine = load(args.rules, builder=args.builder)
     display = ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty(), sla=args.sla)
     report = run_job(engine, config, display.update)
     display.close()

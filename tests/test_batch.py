@@ -253,3 +253,37 @@ def test_explain_and_generate_cli(tmp_path: Path) -> None:
                         str(path), "--seed", "7", "--bad-fraction", "0.1"], cwd=ROOT,
                        check=True, capture_output=True, timeout=120)
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_dlq_replay_after_fixing_the_rules(tmp_path: Path) -> None:
+    import shutil
+
+    source = tmp_path / "in.jsonl"
+    write_transactions(source, 2000, seed=8, bad_fraction=0.05)
+    first = ["run", "--rules", str(EXAMPLES), "--input", str(source), "--output",
+             str(tmp_path / "out"), "--builder", "javac", "--quiet"]
+    assert subprocess.run([sys.executable, "-m", "pyengine", *first], cwd=ROOT,
+                          timeout=300).returncode == 0
+    letters = dlq(tmp_path / "out")
+    evaluation = [d for d in letters if d["error"]["kind"] == "evaluation"]
+    assert evaluation
+    # The fix: the velocity rule guards against zero-day-old accounts.
+    fixed = tmp_path / "rules"
+    shutil.copytree(EXAMPLES, fixed)
+    text = (fixed / "globex.yaml").read_text()
+    (fixed / "globex.yaml").write_text(text.replace(
+        "when: txn_count_24h / account_age_days > 5",
+        "when: account_age_days > 0 && txn_count_24h / account_age_days > 5"))
+    replay = ["dlq", "replay", str(tmp_path / "out"), "--rules", str(fixed), "--output",
+              str(tmp_path / "out2"), "--builder", "javac", "--json"]
+    result = subprocess.run([sys.executable, "-m", "pyengine", *replay], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["input_records"] == len(letters)
+    assert report["results"] == len(evaluation)  # fixed: evaluated now
+    remaining = dlq(tmp_path / "out2")
+    assert {d["error"]["kind"] for d in remaining} == {"schema", "parse"}
+    positions = sorted([d["position"] for d in remaining]
+                       + read_results(tmp_path / "out2").column("position").to_pylist())
+    assert positions == list(range(len(letters)))
