@@ -77,20 +77,13 @@ class Engine:
         """
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
-        chunks = [(start, table.slice(start, chunk_rows).combine_chunks().to_batches())
+        # combine_chunks() leaves one batch per (non-empty) slice
+        chunks = [(start, table.slice(start, chunk_rows).combine_chunks().to_batches()[0])
                   for start in range(0, table.num_rows, chunk_rows)]
-        outputs = run_chunks(self, [(start, _one_batch(b, table.schema)) for start, b in chunks],
-                             workers or default_workers(), source="<table>")
+        outputs = run_chunks(self, chunks, workers or default_workers(), source="<table>")
         results = [o.results for o in outputs]
         combined = pa.concat_tables(results) if results else self.layout.schema.empty_table()
         return BatchResult(combined, [d for o in outputs for d in o.dead_letters])
-
-
-def _one_batch(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
-    if not batches:
-        return pa.RecordBatch.from_pylist([], schema=schema)
-    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks(
-    ).to_batches()[0]
 
 
 def run_chunks(engine: Engine, chunks: list[tuple[int, pa.RecordBatch]], workers: int,

@@ -287,3 +287,11 @@ def test_dlq_replay_after_fixing_the_rules(tmp_path: Path) -> None:
     positions = sorted([d["position"] for d in remaining]
                        + read_results(tmp_path / "out2").column("position").to_pylist())
     assert positions == list(range(len(letters)))
+
+
+def test_empty_inputs(tmp_path: Path, engine: Engine) -> None:
+    empty = engine.evaluate_batch(pa.Table.from_pylist([TXN]).slice(0, 0))
+    assert empty.results.num_rows == 0 and empty.dead_letters == []
+    (tmp_path / "empty.jsonl").write_text("")
+    report = run_job(engine, JobConfig(tmp_path / "empty.jsonl", tmp_path / "out", 2))
+    assert report["complete"] and report["input_records"] == 0
