@@ -38,23 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         rules = write_rules_dir(root / "rules", args.sets, args.rules)
         print(f"rules: {args.sets} rule sets x {args.rules} rules")
         for builder in ("gradle", "javac"):
-            cold = []
-            for run in range(args.runs):
-                seconds, work = _timed_build(rules, root / f"{builder}{run}", builder,
-                                             root / f"cache-{builder}{run}")
-                assert work == "compiled"
-                cold.append(seconds)
-            print(f"{builder:6} cold build:        median {statistics.median(cold):6.2f} s  "
-                  f"(runs: {', '.join(f'{s:.2f}' for s in cold)})")
-            again = []
-            for _ in range(max(5, args.runs)):
-                seconds, work = _timed_build(rules, root / f"{builder}0", builder,
-                                             root / f"cache-{builder}0")
-                assert work == "none"
-                again.append(seconds)
-            print(f"{builder:6} unchanged rebuild: median {statistics.median(again):6.3f} s  "
-                  f"(runs: {', '.join(f'{s:.3f}' for s in again)})")
+            # Cold: a new output and an empty cache each run. Unchanged: run 0's output again.
+            cold = [_timed_build(rules, root / f"{builder}{run}", builder,
+                                 root / f"cache-{builder}{run}") for run in range(args.runs)]
+            again = [_timed_build(rules, root / f"{builder}0", builder, root / f"cache-{builder}0")
+                     for _ in range(max(5, args.runs))]
+            assert {w for _, w in cold} == {"compiled"} and {w for _, w in again} == {"none"}
+            _report(f"{builder:6} cold build:       ", [s for s, _ in cold])
+            _report(f"{builder:6} unchanged rebuild:", [s for s, _ in again])
     return 0
+
+
+def _report(label: str, seconds: list[float]) -> None:
+    runs = ", ".join(f"{s:.3f}" for s in seconds)
+    print(f"{label} median {statistics.median(seconds):7.3f} s  (runs: {runs})")
 
 
 if __name__ == "__main__":

@@ -291,24 +291,21 @@ def conversion(code: str, src: Type, dst: Type) -> str:
     return code
 
 
+# int(x) and double(x) by the argument's kind: Java templates over {c} (code), {s} (scale).
+_CONVERSIONS = {
+    "int": {"int": "{c}", "float": "Ops.d2l({c})", "decimal": "Dec.toLong({c}, {s})",
+            "string": "Ops.parseLong({c})"},
+    "double": {"float": "{c}", "int": "((double) {c})", "decimal": "Dec.toDouble({c}, {s})",
+               "string": "Ops.parseDouble({c})"},
+}
+
+
 def _to_int(code: str, t: Type) -> str:
-    if t.kind == "int":
-        return code
-    if t.kind == "float":
-        return f"Ops.d2l({code})"
-    if t.kind == "decimal":
-        return f"Dec.toLong({code}, {t.scale})"
-    return f"Ops.parseLong({code})"
+    return _CONVERSIONS["int"][t.kind].format(c=code, s=t.scale)
 
 
 def _to_double(code: str, t: Type) -> str:
-    if t.kind == "float":
-        return code
-    if t.kind == "int":
-        return f"((double) {code})"
-    if t.kind == "decimal":
-        return f"Dec.toDouble({code}, {t.scale})"
-    return f"Ops.parseDouble({code})"
+    return _CONVERSIONS["double"][t.kind].format(c=code, s=t.scale)
 
 
 def _fold_items(items: list[ast.Node], t: Type) -> list[Any] | None:

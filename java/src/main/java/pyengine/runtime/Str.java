@@ -31,24 +31,21 @@ public final class Str {
     }
 
     public static String lowerAscii(String s) {
-        char[] cs = null;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c >= 'A' && c <= 'Z') {
-                if (cs == null) cs = s.toCharArray();
-                cs[i] = (char) (c + 32);
-            }
-        }
-        return cs == null ? s : new String(cs);
+        return shiftRange(s, 'A', 'Z', 32);
     }
 
     public static String upperAscii(String s) {
+        return shiftRange(s, 'a', 'z', -32);
+    }
+
+    /** Shift the chars in [from, to] by delta; allocates only when something changes. */
+    private static String shiftRange(String s, char from, char to, int delta) {
         char[] cs = null;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c >= 'a' && c <= 'z') {
+            if (c >= from && c <= to) {
                 if (cs == null) cs = s.toCharArray();
-                cs[i] = (char) (c - 32);
+                cs[i] = (char) (c + delta);
             }
         }
         return cs == null ? s : new String(cs);
