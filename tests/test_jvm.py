@@ -95,3 +95,17 @@ def test_threads_share_nothing(examples_compiled: Any) -> None:
         results = list(pool.map(work, range(0, 40, 10)))
     for offset, got in zip(range(0, 40, 10), results, strict=True):
         assert got == expected[offset:] + expected[:offset]
+
+
+@pytest.mark.jvm
+def test_java_exceptions_are_wrapped(examples_compiled: Any) -> None:
+    import jpype
+    import numpy as np
+
+    from pyengine.batch.convert import columns_from_records
+
+    columns = columns_from_records(examples_compiled.program.schema, [{**TXN, "client_id": "acme"}])
+    columns.columns["client_id"].values[:] = np.int32(99)  # a code outside the dictionary
+    with pytest.raises(JvmError, match="the compiled rules failed") as info:
+        examples_compiled.evaluate_columns(columns)
+    assert isinstance(info.value.__cause__, jpype.JException)

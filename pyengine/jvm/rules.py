@@ -117,6 +117,8 @@ class CompiledRules:
     # -- one transaction -------------------------------------------------
     def evaluate(self, raw: Any) -> Outcome:
         """Evaluate one JSON-like transaction with the compiled rules."""
+        import jpype
+
         try:
             record = convert_record(self.program.schema, raw)
         except RecordError as exc:
@@ -130,7 +132,10 @@ class CompiledRules:
                 if value is None:
                     continue
             setattr(jrec, f"f_{f.name}", value)
-        ev.evaluate()
+        try:
+            ev.evaluate()
+        except jpype.JException as exc:
+            raise JvmError(f"the compiled rules failed: {exc}") from exc
         res = ev.result
         def read(name: str, kind: str, is_list: bool) -> Any:
             if not bool(getattr(res, f"has_{name}")):
