@@ -295,3 +295,24 @@ def test_empty_inputs(tmp_path: Path, engine: Engine) -> None:
     (tmp_path / "empty.jsonl").write_text("")
     report = run_job(engine, JobConfig(tmp_path / "empty.jsonl", tmp_path / "out", 2))
     assert report["complete"] and report["input_records"] == 0
+
+
+def test_hostile_jsonl_lines(tmp_path: Path, engine: Engine) -> None:
+    good = json.dumps({**TXN, "client_id": "acme"})
+    lines = [good.encode(), b"\xff\xfe{not utf8}", b"", b"[1, 2]", b"null", b"{\"id\": 1}",
+             b'{"id": "a", "id": "b"}', b"{" * 5000, good.encode().replace(b"12.00", b"1e999"),
+             "\ufeff".encode() + good.encode(), good.encode() + b"\r"]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    report = run_job(engine, JobConfig(source, tmp_path / "out", 2, 4, 2))
+    assert report["input_records"] == len(lines) == report["results"] + report["dead_letters"]
+    letters = dlq(tmp_path / "out")
+    raw = (tmp_path / "out" / "dlq.jsonl").read_bytes()
+    raw.decode("ascii")  # always valid, whatever the input bytes were
+    kinds = {d["position"]: d["error"]["kind"] for d in letters}
+    assert kinds[1] == "parse" and letters[0]["record"].startswith("\\xff\\xfe")
+    assert kinds[2] == "parse" and kinds[7] == "parse" and kinds[9] == "parse"
+    assert kinds[3] == kinds[4] == kinds[5] == kinds[6] == "schema"
+    assert kinds[8] == "schema"  # an amount of 1e999 is not a decimal(2)
+    positions = sorted([*kinds, *read_results(tmp_path / "out").column("position").to_pylist()])
+    assert positions == list(range(len(lines)))

@@ -274,8 +274,8 @@ class Job:
         letters.sort(key=lambda d: d["position"])
         if letters:
             with open(self.out / DLQ, "ab") as fh:
-                fh.write("".join(json.dumps(d, ensure_ascii=False) + "\n"
-                                 for d in letters).encode("utf-8", "surrogateescape"))
+                # ASCII JSON: valid whatever bytes the input held (invalid UTF-8 included).
+                fh.write("".join(json.dumps(d) + "\n" for d in letters).encode("ascii"))
                 fh.flush()
                 os.fsync(fh.fileno())
         _fsync_dir(part.parent)
@@ -293,9 +293,11 @@ class Job:
             st.dead_letter_kinds[kind] = st.dead_letter_kinds.get(kind, 0) + 1
 
     def _parse_letter(self, u: Unparsed) -> dict[str, Any]:
+        # Bytes that were not UTF-8 show as \xNN escapes instead of breaking the DLQ file.
+        text = u.text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         return {"position": u.position, "source": u.source,
                 "error": {"kind": "parse", "message": u.reason, "rule": None},
-                "record": u.text, "ruleset_version": self.engine.ruleset_version}
+                "record": text, "ruleset_version": self.engine.ruleset_version}
 
     # -- report ----------------------------------------------------------
     def report(self) -> dict[str, Any]:
