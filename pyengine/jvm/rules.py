@@ -137,6 +137,7 @@ class CompiledRules:
         except jpype.JException as exc:
             raise JvmError(f"the compiled rules failed: {exc}") from exc
         res = ev.result
+
         def read(name: str, kind: str, is_list: bool) -> Any:
             if not bool(getattr(res, f"has_{name}")):
                 return None
