@@ -316,3 +316,12 @@ def test_hostile_jsonl_lines(tmp_path: Path, engine: Engine) -> None:
     assert kinds[8] == "schema"  # an amount of 1e999 is not a decimal(2)
     positions = sorted([*kinds, *read_results(tmp_path / "out").column("position").to_pylist()])
     assert positions == list(range(len(lines)))
+
+
+def test_batch_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from pyengine.bench.batch import main
+
+    assert main(["--rules", str(EXAMPLES), "--records", "3000", "--runs", "1",
+                 "--workers", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "workers 1: java loop" in out and "workers 2: java loop" in out

@@ -84,6 +84,16 @@ class ChunkResult:
         return lambda name, kind, is_list: self.value(name, i)
 
 
+@dataclass
+class BoundChunk:
+    """A Java Chunk bound to numpy memory; ``keep`` holds that memory alive."""
+
+    chunk: Any
+    rows: int
+    result: ChunkResult
+    keep: list[np.ndarray]
+
+
 class CompiledRules:
     """A rules jar loaded in the JVM, with its resolved program."""
 
@@ -176,12 +186,25 @@ class CompiledRules:
         Input memory is shared with Java (direct buffers over the numpy arrays);
         Java writes results straight into numpy arrays owned by the result.
         """
+        import jpype
+
+        bound = self.bind_columns(columns, from_, columns.n if to is None else to)
+        try:
+            self.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
+        except jpype.JException as exc:
+            raise JvmError(f"the compiled rules failed: {exc}") from exc
+        result = bound.result
+        for index, (name, _) in enumerate(self.outputs):
+            result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
+        return result
+
+    def bind_columns(self, columns: Columns, from_: int, to: int) -> BoundChunk:
+        """A Java Chunk over rows [from_, to) and zeroed result arrays, ready to evaluate."""
         import jpype.nio
 
-        to = columns.n if to is None else to
         n = to - from_
         chunk = self.chunk_class()
-        keep: list[np.ndarray] = []  # Java reads this memory: keep it alive during the call
+        keep: list[np.ndarray] = []  # Java reads this memory: keep it alive with the chunk
 
         def buf(arr: np.ndarray) -> Any:
             keep.append(arr)
@@ -207,13 +230,7 @@ class CompiledRules:
         for index, (name, _) in enumerate(self.outputs):
             values, valid, counts = result.outputs[name]
             chunk.bindOutput(index, buf(values), buf(valid), buf(counts))
-        try:
-            self.evaluator().evaluateChunk(chunk, 0, n)
-        except jpype.JException as exc:
-            raise JvmError(f"the compiled rules failed: {exc}") from exc
-        for index, (name, _) in enumerate(self.outputs):
-            result.dictionaries[name] = [str(x) for x in chunk.outputDictionary(index)]
-        return result
+        return BoundChunk(chunk, n, result, keep)
 
     # -- decoding --------------------------------------------------------
     def _outcome(self, error: int, set_index: int, where: int, detail: Any, decision: int,
