@@ -18,13 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pyengine.jvm.rules import java_kind
+from pyengine.jvm.rules import NUMPY_DTYPES, java_kind
 from pyengine.lang.types import Type
 from pyengine.records import _Bad, convert_value
 from pyengine.reference.ops import INT_MAX, INT_MIN
 from pyengine.spec.program import FieldDef, Schema
-
-_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
 
 
 @dataclass
@@ -57,7 +55,7 @@ def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table) -> Columns:
         if name in names:
             col = _convert_column(batch.column(names.index(name)), f.type)
         else:
-            col = Column(np.zeros(n, _DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
+            col = Column(np.zeros(n, NUMPY_DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
         columns[name] = col
         _collect_errors(f, col, n, errors, name in names)
     ok = np.ones(n, dtype=bool)
@@ -195,7 +193,7 @@ def _slow(arr: pa.Array, t: Type) -> Column:
     """Value by value, with the single-transaction rules (exact messages)."""
     kind = java_kind(t)
     n = len(arr)
-    col = Column(np.zeros(n, _DTYPES[kind]), np.zeros(n, dtype=bool))
+    col = Column(np.zeros(n, NUMPY_DTYPES[kind]), np.zeros(n, dtype=bool))
     codes: dict[Any, int] = {}
     for i, value in enumerate(arr.to_pylist()):
         if value is None:
@@ -223,7 +221,7 @@ def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
     from pyengine.records import convert_record
 
     n = len(raws)
-    columns = {name: Column(np.zeros(n, _DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
+    columns = {name: Column(np.zeros(n, NUMPY_DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
                for name, f in schema.fields.items()}
     codes: dict[str, dict[str, int]] = {name: {} for name in schema.fields}
     errors: dict[int, str] = {}

@@ -30,7 +30,8 @@ from pyengine.spec.program import ACTIONS, Program
 if TYPE_CHECKING:
     from pyengine.batch.convert import Columns
 
-_NUMPY = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
+# The numpy dtype of each Java kind as it crosses the bridge (strings as dictionary codes).
+NUMPY_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
 
 
 def java_kind(t: Type) -> str:
@@ -57,7 +58,7 @@ class ChunkResult:
     def allocate(cls, n: int, words: int, outputs: list[tuple[str, Type]],
                  capacity: dict[str, int]) -> ChunkResult:
         """Zeroed result arrays for ``n`` rows."""
-        out = {name: (np.zeros(n * capacity[name], _NUMPY[java_kind(t)]),
+        out = {name: (np.zeros(n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
                       np.zeros(n, np.uint8), np.zeros(n, np.int32)) for name, t in outputs}
         kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
         return cls(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n * words, np.int64),

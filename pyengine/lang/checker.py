@@ -10,6 +10,7 @@ stay quiet, so one mistake gives one message.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -97,7 +98,7 @@ class Checker(ast.Visitor):
             if node.name in self.scope.tables or node.name in self.scope.later_tables:
                 hint = f" ('{node.name}' is a table: use {node.name}.<output>)"
             else:
-                hint = _did_you_mean(node.name, self.scope.fields)
+                hint = did_you_mean(node.name, self.scope.fields)
             self.error(node.pos, f"unknown name '{node.name}'{hint}")
             return None
         return slot.type
@@ -108,12 +109,12 @@ class Checker(ast.Visitor):
             if node.table in self.scope.later_tables:
                 self.error(node.pos, f"table '{node.table}' is evaluated after this one")
             else:
-                hint = _did_you_mean(node.table, self.scope.tables)
+                hint = did_you_mean(node.table, self.scope.tables)
                 self.error(node.pos, f"unknown table '{node.table}'{hint}")
             return None
         slot = outputs.get(node.output)
         if slot is None:
-            hint = _did_you_mean(node.output, outputs)
+            hint = did_you_mean(node.output, outputs)
             self.error(node.pos, f"table '{node.table}' has no output '{node.output}'{hint}")
             return None
         if slot.type.kind == "list":
@@ -413,8 +414,9 @@ def decimal_literal(text: str) -> tuple[int, int] | None:
     return unscaled, scale
 
 
-def _did_you_mean(name: str, candidates: object) -> str:
-    names = [str(c) for c in candidates]  # type: ignore[attr-defined]
+def did_you_mean(name: str, candidates: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    names = [str(c) for c in candidates]
     close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

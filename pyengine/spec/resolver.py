@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from pyengine.errors import Diagnostic, Pos, SpecError
 from pyengine.lang import ast
-from pyengine.lang.checker import Scope, Slot, check, coerce_literal
+from pyengine.lang.checker import Scope, Slot, check, coerce_literal, did_you_mean
 from pyengine.lang.lexer import RESERVED, LangError
 from pyengine.lang.parser import parse_cell, parse_expression
 from pyengine.lang.types import (
@@ -197,7 +197,7 @@ class _Resolver:
                     continue  # already reported where that file failed
                 if base not in by_name:
                     self.error(src.smap.pos(("extends", i)), f"unknown rule set '{base}' in "
-                               f"extends{_hint(base, by_name)}")
+                               f"extends{did_you_mean(base, by_name)}")
                 else:
                     visit(base, [*trail, name])
             state[name] = "done"
@@ -481,7 +481,7 @@ class _Resolver:
         for i, id_ in enumerate(tm.expect.fired or []):
             if id_ not in ids:
                 self.error(src.smap.pos((*epath, "fired", i)), f"no rule or table '{id_}' in "
-                           f"rule set '{rs.name}'{_hint(id_, ids)}")
+                           f"rule set '{rs.name}'{did_you_mean(id_, ids)}")
         for name in tm.expect.outputs or {}:
             if name not in rs.outputs:
                 self.error(src.smap.key_pos((*epath, "outputs", name)),
@@ -500,13 +500,6 @@ def _placeholder(pos: Pos) -> Expr:
     node = ast.Literal(pos, value=False, text="false")
     node.type = BOOL
     return Expr("false", node, pos)
-
-
-def _hint(name: str, candidates: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _pydantic_diagnostics(exc: ValidationError, smap: yamlsrc.SourceMap,
