@@ -20,6 +20,7 @@ from pyengine.batch.chunk import ChunkOutput, ResultLayout, process_chunk
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation, UnknownClient
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
+from pyengine.records import public_value
 
 DEFAULT_CHUNK_ROWS = 65_536
 _ERRORS: dict[str, type[RecordError]] = {
@@ -59,14 +60,19 @@ class Engine:
     def evaluate(self, txn: dict[str, Any]) -> dict[str, Any]:
         """Evaluate one transaction: ``{decision, fired, ruleset, outputs}``.
 
-        Raises SchemaViolation, UnknownClient or EvaluationError for a
-        transaction that a batch would send to the dead-letter queue.
+        Outputs are the Python values of the batch result columns (decimals as
+        Decimal, timestamps as UTC datetimes). Raises SchemaViolation,
+        UnknownClient or EvaluationError for a transaction that a batch would send
+        to the dead-letter queue.
         """
         outcome = self.compiled.evaluate(txn)
         if outcome.error is not None:
             raise _ERRORS[outcome.error.kind](outcome.error.message, outcome.error.rule)
+        types = self.program.outputs
+        outputs = {name: public_value(value, types[name])
+                   for name, value in outcome.outputs.items()}
         return {"decision": outcome.decision, "fired": outcome.fired,
-                "ruleset": outcome.ruleset, "outputs": outcome.outputs}
+                "ruleset": outcome.ruleset, "outputs": outputs}
 
     def evaluate_batch(self, table: pa.Table | pa.RecordBatch, workers: int | None = None,
                        chunk_rows: int = DEFAULT_CHUNK_ROWS) -> BatchResult:

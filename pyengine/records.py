@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,7 +26,9 @@ _FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})"
 )
+_PLAIN_DECIMAL = re.compile(r"(-?)([0-9]{1,19})(?:\.([0-9]*))?")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 class _Bad(Exception):
@@ -100,6 +103,10 @@ def _float(v: Any, t: Type) -> float:
 
 
 def _decimal(v: Any, t: Type) -> int:
+    if type(v) is str:
+        fast = _plain_decimal(v, t.scale)
+        if fast is not None:
+            return fast
     if isinstance(v, bool) or not isinstance(v, int | float | str | Decimal):
         raise _Bad(f"expected a decimal, got {_kind(v)}")
     if isinstance(v, float):
@@ -125,6 +132,16 @@ def _decimal(v: Any, t: Type) -> int:
     return unscaled
 
 
+def _plain_decimal(text: str, scale: int) -> int | None:
+    """The common case, exactly as Decimal would read it, without Decimal; None: not plain."""
+    m = _PLAIN_DECIMAL.fullmatch(text)
+    if m is None or len(m.group(3) or "") > scale:
+        return None
+    unscaled = int(m.group(2) + (m.group(3) or "").ljust(scale, "0"))
+    unscaled = -unscaled if m.group(1) else unscaled
+    return unscaled if INT_MIN <= unscaled <= INT_MAX else None
+
+
 def _bool(v: Any, t: Type) -> bool:
     if isinstance(v, bool):
         return v
@@ -148,12 +165,17 @@ def parse_timestamp(text: str) -> int:
     m = _RFC3339.fullmatch(text)
     if not m:
         raise _Bad(f"'{_clip(text)}' is not an RFC 3339 timestamp (e.g. 2026-01-01T00:00:00Z)")
+    try:
+        # The C parser reads every text the pattern allows the same way, 10x faster.
+        return (dt.datetime.fromisoformat(text.upper()) - _EPOCH) // _MICROSECOND
+    except ValueError:
+        pass  # the field by field reading below names the problem
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
     frac = int((m.group(7) or ".0")[1:].ljust(6, "0"))
     zone = m.group(8)
-    tz = dt.UTC if zone in "Zz" else dt.timezone(
-        (-1 if zone[0] == "-" else 1) * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
     try:
+        tz = dt.UTC if zone in "Zz" else dt.timezone((-1 if zone[0] == "-" else 1) * dt.timedelta(
+            hours=int(zone[1:3]), minutes=int(zone[4:6])))
         moment = dt.datetime(year, month, day, hour, minute, second, frac, tzinfo=tz)
     except ValueError as exc:
         raise _Bad(f"'{_clip(text)}': {exc}") from None
@@ -163,6 +185,23 @@ def parse_timestamp(text: str) -> int:
 def _micros(moment: dt.datetime) -> int:
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def public_value(value: Any, t: Type) -> Any:
+    """A typed value as users see it: a decimal as Decimal, a timestamp as a UTC datetime.
+
+    The same Python values ``pyarrow`` gives for the result columns of a batch.
+    """
+    if value is None:
+        return None
+    if t.kind == "list":
+        assert t.elem is not None
+        return [public_value(v, t.elem) for v in value]
+    if t.kind == "decimal":
+        return Decimal(value).scaleb(-t.scale)
+    if t.kind == "timestamp":
+        return _EPOCH + dt.timedelta(microseconds=value)
+    return value
 
 
 def format_timestamp(us: int) -> str:
@@ -179,3 +218,57 @@ _CONVERTERS = {
     "string": _string, "int": _int, "float": _float, "decimal": _decimal,
     "bool": _bool, "timestamp": _timestamp,
 }
+
+
+# -- the fast reader ----------------------------------------------------------
+# Per kind: Python statements that accept the common form of a value in ``v`` (leaving
+# its typed value in ``v``) or ``return None``; anything else goes the general way.
+_FAST_CHECKS = {
+    "string": ["if type(v) is not str: return None"],
+    "int": ["if type(v) is not int or not INT_MIN <= v <= INT_MAX: return None"],
+    # v - v is 0.0 exactly for finite floats (NaN for NaN and the infinities)
+    "float": ["if type(v) is not float or v - v != 0.0: return None"],
+    "bool": ["if v is not True and v is not False: return None"],
+    "decimal": ["if type(v) is not str: return None",
+                "v = _plain_decimal(v, {scale})",
+                "if v is None: return None"],
+    "timestamp": ["if type(v) is not str or _RFC3339.fullmatch(v) is None: return None",
+                  "try: v = (_fromisoformat(v.upper()) - _EPOCH) // _MICROSECOND",
+                  "except ValueError: return None"],
+}
+_ZEROS = {"string": "''", "int": "0", "float": "0.0", "bool": "False", "decimal": "0",
+          "timestamp": "0"}
+
+
+def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
+    """A function from a JSON-like transaction to ``(present, value, ...)`` in schema order.
+
+    ``present`` has bit k set when optional field k is there. The function handles
+    the common forms of each type in straight-line code generated for the schema
+    and returns None for anything else, which :func:`convert_record` then reads
+    (or rejects with its message): the two agree on every value both accept.
+    """
+    lines = ["def read(raw):", "    if type(raw) is not dict: return None",
+             "    get = raw.get", "    present = 0"]
+    for k, (name, f) in enumerate(schema.fields.items()):
+        checks = [c.format(scale=f.type.scale) for c in _FAST_CHECKS[f.type.kind]]
+        lines.append(f"    v = get({name!r})")  # repr: a field name is only ever a literal
+        if f.optional:
+            lines.append(f"    if v is None: v = {_ZEROS[f.type.kind]}")
+            lines.append("    else:")
+            lines += ["        " + c for c in checks]
+            lines.append(f"        present |= {1 << k}")
+        else:
+            lines += ["    " + c for c in checks]
+        lines.append(f"    v{k} = v")
+    values = "".join(f", v{k}" for k in range(len(schema.fields)))
+    lines.append(f"    return (present{values})")
+    namespace: dict[str, Any] = {
+        "INT_MIN": INT_MIN, "INT_MAX": INT_MAX, "_plain_decimal": _plain_decimal,
+        "_RFC3339": _RFC3339, "_fromisoformat": dt.datetime.fromisoformat, "_EPOCH": _EPOCH,
+        "_MICROSECOND": _MICROSECOND,
+    }
+    exec(compile("\n".join(lines), f"<pyengine reader: {len(schema.fields)} fields>", "exec"),
+         namespace)
+    reader: Callable[[Any], tuple[Any, ...] | None] = namespace["read"]
+    return reader

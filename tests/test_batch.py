@@ -21,7 +21,7 @@ import pytest
 from pyengine.batch.generate import write_transactions
 from pyengine.batch.job import JobConfig, run_job
 from pyengine.engine import Engine
-from pyengine.errors import EvaluationError, SchemaViolation
+from pyengine.errors import EvaluationError, RecordError, SchemaViolation
 from pyengine.reference.evaluator import evaluate
 from tests.conftest import EXAMPLES, ROOT
 from tests.helpers import TXN
@@ -108,6 +108,23 @@ def test_evaluate_batch_matches_reference(engine: Engine) -> None:
     assert batch.results.schema.field("decision").type == pa.dictionary(pa.int32(), pa.string())
     assert batch.results.schema.field("fired").type.value_type == pa.dictionary(pa.int32(),
                                                                                  pa.string())
+
+
+def test_evaluate_agrees_with_evaluate_batch(engine: Engine) -> None:
+    rows = sample_rows(400, seed=11)
+    batch = engine.evaluate_batch(pa.Table.from_pylist(rows), workers=1)
+    by_position = {r.pop("position"): r for r in batch.results.to_pylist()}
+    assert by_position, "some rows evaluate"
+    for i, row in enumerate(rows):
+        if i not in by_position:
+            with pytest.raises(RecordError):
+                engine.evaluate(row)
+            continue
+        got = engine.evaluate(row)
+        want = by_position[i]
+        assert {k: want[k] for k in ("decision", "fired", "ruleset")} == {
+            k: got[k] for k in ("decision", "fired", "ruleset")}, row
+        assert got["outputs"] == {name: want[name] for name in engine.program.outputs}, row
 
 
 def test_evaluate_raises_for_dead_letters(engine: Engine) -> None:

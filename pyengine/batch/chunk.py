@@ -38,13 +38,7 @@ class ResultLayout:
         self.program = program
         self.rulesets = pa.array([rs.name for rs in program.rulesets], pa.string())
         self.actions = pa.array(list(ACTIONS), pa.string())
-        all_ids = sorted({i for rs in program.rulesets for i in rs.ids})
-        self.fired_dictionary = pa.array(all_ids, pa.string())
-        code = {i: k for k, i in enumerate(all_ids)}
-        width = max(len(rs.ids) for rs in program.rulesets)
-        self.fired_codes = np.zeros((len(program.rulesets), max(width, 1)), np.int32)
-        for r, rs in enumerate(program.rulesets):
-            self.fired_codes[r, : len(rs.ids)] = [code[i] for i in rs.ids]
+        self.fired_dictionary = pa.array(program.fired_ids, pa.string())
         dict_string = pa.dictionary(pa.int32(), pa.string())
         fields = [
             pa.field("position", pa.int64(), nullable=False),
@@ -57,6 +51,15 @@ class ResultLayout:
         fields += [pa.field(name, arrow_type(t)) for name, t in program.outputs.items()]
         fields.append(pa.field("ruleset_version", dict_string))
         self.schema = pa.schema(fields)
+        # Parquet dictionary-encodes these; unique values (ids, positions) would only
+        # fill a dictionary page to throw it away.
+        self.dictionary_columns = [f.name for f in fields if _repetitive(f.type)] + ["client_id"]
+
+
+def _repetitive(t: pa.DataType) -> bool:
+    if pa.types.is_list(t):
+        return _repetitive(t.value_type)
+    return bool(pa.types.is_dictionary(t) or pa.types.is_boolean(t))
 
 
 def arrow_type(t: Type) -> pa.DataType:
@@ -65,7 +68,8 @@ def arrow_type(t: Type) -> pa.DataType:
         assert t.elem is not None
         return pa.list_(arrow_type(t.elem))
     return {
-        "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string(),
+        "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+        "string": pa.dictionary(pa.int32(), pa.string()),
         "timestamp": pa.timestamp("us", tz="UTC"),
     }.get(t.kind) or pa.decimal128(19, t.scale)
 
@@ -79,82 +83,73 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
     else:
         columns = columns_from_records(compiled.program.schema, batch)
     result = compiled.evaluate_columns(columns)
-    evaluated = columns.ok & (result.error == 0)
-    results = _results_table(compiled, layout, columns, result, np.flatnonzero(evaluated), start)
+    rows = None if result.count == columns.n else np.flatnonzero(result.evaluated)
+    results = _results_table(compiled, layout, columns, result, rows, start)
     letters = _dead_letters(compiled, batch, columns, result, start, source)
-    counts = np.bincount(result.decision[evaluated].astype(np.int64), minlength=4)
+    counts = np.bincount(result.decision[: result.count], minlength=4)
     return ChunkOutput(results, letters, {a: int(counts[k]) for k, a in enumerate(ACTIONS)})
 
 
-def _string_column(columns: Columns, name: str, rows: np.ndarray) -> pa.Array:
+def _string_column(columns: Columns, name: str, rows: np.ndarray | None) -> pa.Array:
     col = columns.columns[name]
-    return col.dictionary.take(pa.array(col.values[rows]))
+    if col.plain:
+        return col.dictionary if rows is None else col.dictionary.take(pa.array(rows))
+    return col.dictionary.take(pa.array(col.values if rows is None else col.values[rows]))
 
 
 def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Columns,
-                   result: ChunkResult, rows: np.ndarray, start: int) -> pa.Table:
+                   result: ChunkResult, rows: np.ndarray | None, start: int) -> pa.Table:
+    """The result rows; ``rows``: the input rows they come from, None when all."""
     program = compiled.program
-    n = len(rows)
-    ruleset = result.ruleset[rows]
+    m = result.count
+    positions = np.arange(m, dtype=np.int64) if rows is None else rows.astype(np.int64)
+    ruleset = result.ruleset[:m] if rows is None else result.ruleset[rows]
     arrays: list[pa.Array] = [
-        pa.array(rows.astype(np.int64) + start, pa.int64()),
+        pa.array(positions + start),
         _string_column(columns, "id", rows),
         _string_column(columns, "client_id", rows),
-        pa.DictionaryArray.from_arrays(pa.array(ruleset, pa.int32()), layout.rulesets),
-        pa.DictionaryArray.from_arrays(pa.array(result.decision[rows].astype(np.int32)),
+        pa.DictionaryArray.from_arrays(pa.array(ruleset), layout.rulesets),
+        pa.DictionaryArray.from_arrays(pa.array(result.decision[:m].astype(np.int32)),
                                        layout.actions),
-        _fired(compiled, layout, result, rows, ruleset),
+        _list(result.fired_offsets[: m + 1], pa.DictionaryArray.from_arrays(
+            pa.array(result.fired_codes[: result.fired_offsets[m]]), layout.fired_dictionary)),
     ]
     for name, t in program.outputs.items():
-        arrays.append(_output(result, name, t, rows))
+        arrays.append(_output(result, name, t, m))
     arrays.append(pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(n, np.int32)), pa.array([program.version], pa.string())))
+        pa.array(np.zeros(m, np.int32)), pa.array([program.version], pa.string())))
     return pa.Table.from_arrays(arrays, schema=layout.schema)
 
 
-def _fired(compiled: CompiledRules, layout: ResultLayout, result: ChunkResult,
-           rows: np.ndarray, ruleset: np.ndarray) -> pa.Array:
-    words = result.fired.reshape(-1, compiled.words)[rows]
-    bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")
-    bits = bits[:, : layout.fired_codes.shape[1]]
-    hit_rows, hit_bits = np.nonzero(bits)  # row-major: each row's bits in evaluation order
-    codes = layout.fired_codes[ruleset[hit_rows], hit_bits]
-    offsets = np.zeros(len(rows) + 1, np.int32)
-    np.cumsum(np.bincount(hit_rows, minlength=len(rows)), out=offsets[1:])
-    values = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), layout.fired_dictionary)
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
+def _list(offsets: np.ndarray, items: pa.Array, mask: np.ndarray | None = None) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(offsets), items,
+                                    mask=None if mask is None else pa.array(mask))
 
 
-def _output(result: ChunkResult, name: str, t: Type, rows: np.ndarray) -> pa.Array:
-    values, valid, counts = result.outputs[name]
-    mask = valid[rows] == 0
+def _output(result: ChunkResult, name: str, t: Type, m: int) -> pa.Array:
+    values, valid, offsets = result.outputs[name]
+    mask = valid[:m] == 0
     if t.kind == "list":
         assert t.elem is not None
-        cap = result.capacity[name]
-        n_items = counts[rows]
-        offsets = np.zeros(len(rows) + 1, np.int32)
-        np.cumsum(n_items, out=offsets[1:])
-        item_index = np.repeat(rows * cap, n_items) + (
-            np.arange(offsets[-1]) - np.repeat(offsets[:-1], n_items))
-        items = _scalar_array(result, name, t.elem, values[item_index],
-                              np.zeros(len(item_index), bool))
-        return pa.ListArray.from_arrays(pa.array(offsets), items, mask=pa.array(mask))
-    return _scalar_array(result, name, t, values[rows], mask)
+        total = offsets[m]
+        items = _scalar_array(result, name, t.elem, values[:total], np.zeros(total, bool))
+        return _list(offsets[: m + 1], items, mask)
+    return _scalar_array(result, name, t, values[:m], mask)
 
 
 def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray,
                   mask: np.ndarray) -> pa.Array:
     if t.kind == "string":
         dictionary = pa.array(result.dictionaries.get(name, []), pa.string())
-        codes = pa.array(np.where(mask, 0, values).astype(np.int32), mask=mask)
-        return dictionary.take(codes) if len(dictionary) else pa.nulls(len(values), pa.string())
+        codes = pa.array(np.where(mask, 0, values), pa.int32(), mask=mask)
+        return pa.DictionaryArray.from_arrays(codes, dictionary)
     if t.kind == "decimal":
         words = np.empty((len(values), 2), np.int64)
         words[:, 0] = values
         words[:, 1] = values >> 63
         validity = pa.array(~mask).buffers()[1] if mask.any() else None
         return pa.Array.from_buffers(pa.decimal128(19, t.scale), len(values),
-                                     [validity, pa.py_buffer(words.tobytes())])
+                                     [validity, pa.py_buffer(words)])
     if t.kind == "timestamp":
         return pa.array(values.astype(np.int64), pa.int64(), mask=mask).cast(
             pa.timestamp("us", tz="UTC"))
@@ -167,9 +162,11 @@ def _dead_letters(compiled: CompiledRules, batch: pa.RecordBatch | list[Any],
                   columns: Columns,
                   result: ChunkResult, start: int, source: str) -> list[dict[str, Any]]:
     program = compiled.program
-    bad = np.flatnonzero(~columns.ok | (result.error != 0))
+    bad = np.flatnonzero(~result.evaluated)
+    if not len(bad):
+        return []
     letters = []
-    for i in bad.tolist():
+    for i, record in zip(bad.tolist(), _records(batch, bad), strict=True):
         if not columns.ok[i]:
             error = {"kind": "schema", "message": columns.errors[i], "rule": None}
         elif result.error[i] == ops.UNKNOWN_CLIENT:
@@ -184,15 +181,15 @@ def _dead_letters(compiled: CompiledRules, batch: pa.RecordBatch | list[Any],
             error = {"kind": "evaluation", "message": ops.message(code, detail),
                      "rule": ids[where] if where >= 0 else None}
         letters.append({"position": start + i, "source": source, "error": error,
-                        "record": _record(batch, i),
-                        "ruleset_version": program.version})
+                        "record": record, "ruleset_version": program.version})
     return letters
 
 
-def _record(batch: pa.RecordBatch | list[Any], i: int) -> Any:
+def _records(batch: pa.RecordBatch | list[Any], rows: np.ndarray) -> list[Any]:
+    """The input records at ``rows``, as JSON values."""
     if isinstance(batch, pa.RecordBatch):
-        return json_safe(batch.slice(i, 1).to_pylist()[0])
-    return json_safe(batch[i])
+        return [json_safe(r) for r in batch.take(pa.array(rows)).to_pylist()]
+    return [json_safe(batch[i]) for i in rows.tolist()]
 
 
 def json_safe(value: Any) -> Any:

@@ -2,10 +2,11 @@
 
 Each schema field becomes one numpy column in the representation the Java
 ``Chunk`` reads (int64 for ints, scaled decimals and microsecond timestamps,
-float64, uint8 bools, int32 dictionary codes plus the dictionary for strings)
-and a presence mask. Typed Arrow columns (Parquet) take vectorized paths; any
-other column goes value by value through :func:`pyengine.records.convert_value`,
-the same rules as single transactions. A record with a bad required field is
+float64, uint8 bools, int32 dictionary codes plus the dictionary for strings,
+where a plain string column is its own dictionary) and a presence mask. Typed
+Arrow columns (Parquet) take vectorized paths; any other column goes value by
+value through :func:`pyengine.records.convert_value`, the same rules as single
+transactions. A record with a bad required field is
 marked not-ok with the same message ``convert_record`` would give.
 """
 
@@ -32,6 +33,7 @@ class Column:
     values: np.ndarray
     present: np.ndarray  # bool
     dictionary: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    plain: bool = False  # a string column that is its own dictionary: values[i] == i
     problems: dict[int, str] = field(default_factory=dict)
 
 
@@ -128,12 +130,14 @@ def _bool(arr: pa.Array, t: Type) -> Column | None:
 
 
 def _string(arr: pa.Array, t: Type) -> Column | None:
-    if pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type):
-        encoded = arr
-    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        encoded = pc.dictionary_encode(arr)
-    else:
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        # Its own dictionary: hashing every value (dictionary_encode) would cost more
+        # than Java decoding the few values rules read.
+        return Column(np.arange(len(arr), dtype=np.int32), _present(arr),
+                      arr.cast(pa.string()), plain=True)
+    if not (pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)):
         return None
+    encoded = arr
     indices = _fill(encoded.indices.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
     return Column(np.ascontiguousarray(indices, dtype=np.int32), _present(arr),
                   encoded.dictionary.cast(pa.string()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,13 +68,20 @@ def input_files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_input(path: Path, batch_rows: int) -> Iterator[Item]:
-    """Every record of the input, in order, in batches of at most ``batch_rows``."""
+def read_input(path: Path, batch_rows: int,
+               dictionary: Collection[str] = ()) -> Iterator[Item]:
+    """Every record of the input, in order, in batches of at most ``batch_rows``.
+
+    Parquet string columns named in ``dictionary`` are read dictionary-encoded.
+    """
     position = 0
     for file in input_files(path):
-        reader = {".parquet": _parquet, ".csv": _csv, ".jsonl": _jsonl}[file.suffix]
         try:
-            for item in reader(file, batch_rows, position):
+            if file.suffix == ".parquet":
+                items = _parquet(file, batch_rows, position, dictionary)
+            else:
+                items = {".csv": _csv, ".jsonl": _jsonl}[file.suffix](file, batch_rows, position)
+            for item in items:
                 position = (item.start + len(item) if isinstance(item, Parsed)
                             else item.position + 1)
                 yield item
@@ -82,8 +89,14 @@ def read_input(path: Path, batch_rows: int) -> Iterator[Item]:
             raise InputError(f"{file}: cannot be read: {exc}") from exc
 
 
-def _parquet(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
-    parquet = pq.ParquetFile(file)
+def _parquet(file: Path, batch_rows: int, start: int,
+             dictionary: Collection[str]) -> Iterator[Item]:
+    schema = pq.read_schema(file)
+    # Parquet stores repetitive strings as dictionaries already: reading them so skips
+    # building one Python-visible string per row, and Java decodes each value once.
+    strings = [f.name for f in schema if f.name in dictionary
+               and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    parquet = pq.ParquetFile(file, read_dictionary=strings)
     for batch in parquet.iter_batches(batch_size=batch_rows):
         yield Parsed(start, batch, file.name)
         start += batch.num_rows

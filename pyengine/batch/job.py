@@ -179,7 +179,7 @@ class Job:
         progress = Progress(done=self.state.next_position, total=_total_records(self.config.input),
                             dead_letters=self.state.dead_letters)
         def commit(segment: int, outputs: list[ChunkOutput], unparsed: list[Unparsed]) -> None:
-            self._write_segment(segment, outputs, unparsed)
+            self._commit_segment(segment, outputs, unparsed)
             self.state.seconds = base_seconds + time.perf_counter() - started
             self.save_state()
             progress.done = self.state.next_position
@@ -187,18 +187,25 @@ class Job:
             progress.elapsed = self.state.seconds
             self.on_progress(progress)
 
-        # Segments are written and checkpointed in order on one writer thread, so the
-        # workers keep evaluating the next segment while a part file is compressed.
-        with ThreadPoolExecutor(max(1, self.config.workers),
-                                thread_name_prefix="pyengine-worker") as pool, \
-                ThreadPoolExecutor(1, thread_name_prefix="pyengine-writer") as writer:
-            pending: Future[None] | None = None
+        # Part files are compressed on writer threads, several at once, while the workers
+        # evaluate the next segments; checkpoints follow strictly in segment order.
+        workers = max(1, self.config.workers)
+        writing: deque[tuple[Future[None], int, list[ChunkOutput], list[Unparsed]]] = deque()
+
+        def commit_oldest() -> None:
+            write, segment, outputs, unparsed = writing.popleft()
+            write.result()
+            commit(segment, outputs, unparsed)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool, \
+                ThreadPoolExecutor(workers, thread_name_prefix="pyengine-writer") as writers:
             for segment, outputs, unparsed in self._segments(pool):
-                if pending is not None:
-                    pending.result()  # one write at a time: checkpoints stay in order
-                pending = writer.submit(commit, segment, outputs, unparsed)
-            if pending is not None:
-                pending.result()
+                write = writers.submit(self._write_part, segment, outputs)
+                writing.append((write, segment, outputs, unparsed))
+                while writing and (len(writing) > workers or writing[0][0].done()):
+                    commit_oldest()
+            while writing:
+                commit_oldest()
         self.state.seconds = base_seconds + time.perf_counter() - started
         self.state.complete = True
         report = self.report()
@@ -210,7 +217,11 @@ class Job:
         """(segment, item) pairs from the resume point on, cut at segment and chunk ends."""
         every, chunk = self.config.checkpoint_every, self.config.chunk_rows
         resume = self.state.next_position
-        for item in read_input(self.config.input, chunk):
+        program = self.engine.program
+        # Strings rules read come dictionary-encoded; the others (ids) stay plain.
+        strings = {name for name, f in program.schema.fields.items()
+                   if f.type.kind == "string" and name in program.read_fields}
+        for item in read_input(self.config.input, chunk, strings):
             if isinstance(item, Unparsed):
                 if item.position >= resume:
                     yield item.position // every, item
@@ -258,17 +269,22 @@ class Job:
         if current is not None:
             yield current, outputs, unparsed
 
-    def _write_segment(self, segment: int, outputs: list[ChunkOutput],
-                       unparsed: list[Unparsed]) -> None:
+    def _write_part(self, segment: int, outputs: list[ChunkOutput]) -> None:
+        """results/part-<segment>.parquet, complete or absent (temp file, fsync, rename)."""
         tables = [o.results for o in outputs]
         table = (pa.concat_tables(tables) if tables else
                  self.engine.layout.schema.empty_table()).combine_chunks()
         part = self.out / RESULTS / f"part-{segment:06d}.parquet"
         tmp = part.with_name(part.name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", write_statistics=False,
+                       use_dictionary=self.engine.layout.dictionary_columns)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, part)
+
+    def _commit_segment(self, segment: int, outputs: list[ChunkOutput],
+                        unparsed: list[Unparsed]) -> None:
+        """After its part file: the segment's dead letters, then the new state."""
         letters = [d for o in outputs for d in o.dead_letters]
         letters += [self._parse_letter(u) for u in unparsed]
         letters.sort(key=lambda d: d["position"])
@@ -278,12 +294,12 @@ class Job:
                 fh.write("".join(json.dumps(d) + "\n" for d in letters).encode("ascii"))
                 fh.flush()
                 os.fsync(fh.fileno())
-        _fsync_dir(part.parent)
+        _fsync_dir(self.out / RESULTS)  # the part file's rename is durable
         st = self.state
         st.parts = segment + 1
         st.next_position = (segment + 1) * self.config.checkpoint_every
         st.dlq_bytes = (self.out / DLQ).stat().st_size
-        st.results += table.num_rows
+        st.results += sum(o.results.num_rows for o in outputs)
         st.dead_letters += len(letters)
         for o in outputs:
             for action, count in o.decisions.items():

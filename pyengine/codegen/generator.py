@@ -16,8 +16,8 @@ import jinja2
 from pyengine import resources
 from pyengine.codegen import javatext
 from pyengine.codegen.expr import Constants, JavaExpr, Slots, conversion, jtype, literal
+from pyengine.codegen.layout import OutputSlot, item_kind, single_layout
 from pyengine.errors import Pos
-from pyengine.lang import ast
 from pyengine.lang.types import ACTION, NULL, Type
 from pyengine.spec.program import ACTIONS, Expr, Program, Rule, RuleSet, Table
 
@@ -47,6 +47,8 @@ class OutputView:
     zero: str
     is_list: bool = False
     cap: int = 1
+    offset: int = 0  # in the single-result buffer (codegen.layout): validity byte
+    values_offset: int = 0  # first value slot
 
 
 @dataclass
@@ -126,7 +128,8 @@ def render(program: Program) -> dict[str, str]:
     """File name -> Java source text, deterministic for a given program."""
     env = _environment()
     fields = _fields(program)
-    outputs = [_output_view(program, i, name, t)
+    single = single_layout(program)
+    outputs = [_output_view(program, i, name, t, single.outputs[i])
                for i, (name, t) in enumerate(program.outputs.items())]
     sets = [_ruleset_view(program, i, rs) for i, rs in enumerate(program.rulesets)]
     words = max(1, max((len(rs.ids) + 63) // 64 for rs in program.rulesets))
@@ -138,6 +141,8 @@ def render(program: Program) -> dict[str, str]:
         "default_index": next((i for i, rs in enumerate(program.rulesets)
                                if rs.name == program.default_set), -1),
         "ids": [rs.ids for rs in program.rulesets],
+        "fired_ids": program.fired_ids, "single": single,
+        "fired_codes": [[program.fired_ids.index(i) for i in rs.ids] for rs in program.rulesets],
     }
     files = {
         "Record.java": env.get_template("Record.java.j2").render(ctx),
@@ -166,15 +171,12 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _output_view(program: Program, index: int, name: str, t: Type) -> OutputView:
+def _output_view(program: Program, index: int, name: str, t: Type,
+                 slot: OutputSlot) -> OutputView:
     item = t.elem if t.kind == "list" and t.elem is not None else t
-    return OutputView(index, name, jtype(item), _kind(item), literal(_zero(item), item),
-                      t.kind == "list", program.list_capacity(name))
-
-
-def _kind(t: Type) -> str:
-    j = jtype(t)
-    return "string" if j == "String" else j
+    return OutputView(index, name, jtype(item), item_kind(item), literal(_zero(item), item),
+                      t.kind == "list", program.list_capacity(name), slot.offset,
+                      slot.values_offset)
 
 
 def _zero(t: Type) -> object:
@@ -182,22 +184,9 @@ def _zero(t: Type) -> object:
 
 
 def _fields(program: Program) -> list[FieldView]:
-    used = _used_fields(program)
-    return [FieldView(i, f.name, jtype(f.type), _kind(f.type), f.optional, f.name in used)
+    used = program.read_fields
+    return [FieldView(i, f.name, jtype(f.type), item_kind(f.type), f.optional, f.name in used)
             for i, f in enumerate(program.schema.fields.values())]
-
-
-def _used_fields(program: Program) -> set[str]:
-    """Fields some expression of the program reads, plus client_id."""
-    exprs: list[Expr] = []
-    for rs in program.rulesets:
-        for r in rs.rules:
-            exprs += [r.when] + [e for _, e in r.sets if e is not None]
-        for t in rs.tables:
-            exprs += t.inputs + [e for row in t.rows for e in [*row.tests, *row.values] if e]
-            exprs += [e for e in t.default or [] if e is not None]
-    names = {n.name for e in exprs for n in e.node.walk() if isinstance(n, ast.Name)}
-    return names | {"client_id"}
 
 
 def _where(pos: Pos, program: Program) -> str:

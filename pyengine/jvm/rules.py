@@ -21,8 +21,9 @@ import numpy as np
 from pyengine.codegen.expr import jtype
 from pyengine.errors import JvmError, RecordError
 from pyengine.jvm.runtime import JarLoader
+from pyengine.jvm.single import SingleEvaluator
 from pyengine.lang.types import Type
-from pyengine.records import convert_record
+from pyengine.records import compile_reader, convert_record
 from pyengine.reference import ops
 from pyengine.reference.evaluator import ErrorInfo, Outcome
 from pyengine.spec.program import ACTIONS, Program
@@ -41,48 +42,68 @@ def java_kind(t: Type) -> str:
 
 @dataclass
 class ChunkResult:
-    """What Java wrote for a chunk: numpy arrays, one row per input row."""
+    """What Java wrote for a chunk, in numpy arrays.
 
-    decision: np.ndarray  # int8: 0..3, -1 on error
+    Results are compacted: only evaluated input rows get a result row, in input
+    order. ``result_row[i]`` is the number of result rows before input row ``i``.
+    Lists (fired ids, list outputs) are laid out as Arrow lists: ``offsets``
+    (results + 1) into ``values``.
+    """
+
+    # by input row
+    result_row: np.ndarray  # int32, rows + 1
     ruleset: np.ndarray  # int32 index into Rules.RULESETS, -1 unknown client
     fired: np.ndarray  # int64, Result.WORDS per row
     error: np.ndarray  # int32 error code, 0 when evaluated
     where: np.ndarray  # int32 fired-bit index of the failing table or rule, or -1
-    outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # values, valid, counts
-    capacity: dict[str, int]
+    # by result row
+    decision: np.ndarray  # int8: 0..3
+    fired_offsets: np.ndarray  # int32, results + 1
+    fired_codes: np.ndarray  # int32 indexes into Program.fired_ids
+    outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # values, valid, offsets
     kinds: dict[str, tuple[str, bool]]  # java kind, is a list
-    detail: Any = None  # Java String[]: error details
+    detail: Any = None  # Java String[]: error details, by input row
     dictionaries: dict[str, list[str]] = dc_field(default_factory=dict)
 
     @classmethod
-    def allocate(cls, n: int, words: int, outputs: list[tuple[str, Type]],
+    def allocate(cls, n: int, words: int, max_fired: int, outputs: list[tuple[str, Type]],
                  capacity: dict[str, int]) -> ChunkResult:
-        """Zeroed result arrays for ``n`` rows."""
-        out = {name: (np.zeros(n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
-                      np.zeros(n, np.uint8), np.zeros(n, np.int32)) for name, t in outputs}
+        """Result arrays for ``n`` input rows (offsets zeroed, the rest uninitialized)."""
+        def empty(size: int, dtype: Any) -> np.ndarray:
+            return np.empty(max(size, 1), dtype)  # a direct buffer needs at least one byte
+
+        out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
+                      empty(n, np.uint8), np.zeros(n + 1, np.int32)) for name, t in outputs}
         kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
-        return cls(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n * words, np.int64),
-                   np.zeros(n, np.int32), np.zeros(n, np.int32), out, capacity, kinds)
+        return cls(np.zeros(n + 1, np.int32), empty(n, np.int32), empty(n * words, np.int64),
+                   np.zeros(n, np.int32), empty(n, np.int32), empty(n, np.int8),
+                   np.zeros(n + 1, np.int32), empty(n * max_fired, np.int32), out, kinds)
+
+    @property
+    def count(self) -> int:
+        """The number of result rows."""
+        return int(self.result_row[-1])
+
+    @property
+    def evaluated(self) -> np.ndarray:
+        """Bool by input row: it has a result row."""
+        return np.diff(self.result_row) > 0
 
     def value(self, name: str, i: int) -> Any:
-        """Output ``name`` of row ``i`` as a Python value (None when null)."""
-        values, valid, counts = self.outputs[name]
-        if not valid[i]:
+        """Output ``name`` of input row ``i`` (evaluated) as a Python value (None when null)."""
+        values, valid, offsets = self.outputs[name]
+        row = self.result_row[i]
+        if not valid[row]:
             return None
         kind, is_list = self.kinds[name]
         if not is_list:
-            return self._item(name, values[i], kind)
-        base = i * self.capacity[name]
-        return [self._item(name, values[base + k], kind) for k in range(int(counts[i]))]
+            return self._item(name, values[row], kind)
+        return [self._item(name, v, kind) for v in values[offsets[row]:offsets[row + 1]]]
 
     def _item(self, name: str, value: Any, kind: str) -> Any:
         if kind == "String":
             return self.dictionaries[name][int(value)]
         return _numpy_value(value, kind)
-
-    def reader(self, i: int) -> Any:
-        """A ``read(name, kind, is_list)`` callback for row ``i``."""
-        return lambda name, kind, is_list: self.value(name, i)
 
 
 @dataclass
@@ -116,6 +137,7 @@ class CompiledRules:
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self._local = threading.local()
+        self._read = compile_reader(program.schema)
         self._jstring_array = jpype.JArray(jpype.JString)
 
     def evaluator(self) -> Any:
@@ -127,38 +149,48 @@ class CompiledRules:
 
     # -- one transaction -------------------------------------------------
     def evaluate(self, raw: Any) -> Outcome:
-        """Evaluate one JSON-like transaction with the compiled rules."""
+        """Evaluate one JSON-like transaction with the compiled rules, in one Java call."""
         import jpype
 
+        values = self._read(raw)
+        if values is None:  # not the common form: the general reader converts or rejects
+            try:
+                values = self._values(convert_record(self.program.schema, raw))
+            except RecordError as exc:
+                return Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
+        single = self.single()
         try:
-            record = convert_record(self.program.schema, raw)
-        except RecordError as exc:
-            return Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
-        ev = self.evaluator()
-        jrec = ev.record
-        for f in self.fields:
-            value = record[f.name]
-            if f.optional:
-                setattr(jrec, f"has_{f.name}", value is not None)
-                if value is None:
-                    continue
-            setattr(jrec, f"f_{f.name}", value)
-        try:
-            ev.evaluate()
-        except jpype.JException as exc:
+            result = single.run(values)
+        except (jpype.JException, TypeError, OverflowError) as exc:
             raise JvmError(f"the compiled rules failed: {exc}") from exc
-        res = ev.result
+        error, set_index, where, decision = result[:4]
+        if error:
+            detail = single.evaluator.result.errorDetail
+            return self._outcome(error, set_index, where, detail, decision, [], {})
+        fired_ids = self.program.fired_ids
+        fired = [fired_ids[c] for c in single.fired_codes(result)]
+        return self._outcome(0, set_index, -1, None, decision, fired, single.outputs(result))
 
-        def read(name: str, kind: str, is_list: bool) -> Any:
-            if not bool(getattr(res, f"has_{name}")):
-                return None
-            value = getattr(res, f"o_{name}")
-            if is_list:
-                return [_java_value(v, kind) for v in value[: int(getattr(res, f"n_{name}"))]]
-            return _java_value(value, kind)
+    def single(self) -> SingleEvaluator:
+        """This thread's single-transaction evaluator."""
+        single = getattr(self._local, "single", None)
+        if single is None:
+            single = self._local.single = SingleEvaluator(self.program, self.evaluator())
+        return single
 
-        return self._outcome(int(res.error), int(res.ruleset), int(res.errorWhere),
-                             res.errorDetail, int(res.decision), list(res.fired), read)
+    def _values(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        """``(present, value, ...)`` of a converted record, as ``evaluateValues`` takes them."""
+        present = 0
+        values: list[Any] = []
+        for k, f in enumerate(self.fields):
+            value = record[f.name]
+            if value is None:
+                value = {"String": "", "double": 0.0, "boolean": False}.get(
+                    java_kind(f.type), 0)
+            else:
+                present |= 1 << k
+            values.append(value)
+        return (present, *values)
 
     # -- a batch ---------------------------------------------------------
     def evaluate_records(self, raws: list[Any]) -> list[Outcome]:
@@ -173,12 +205,17 @@ class CompiledRules:
                 message = columns.errors[i]
                 outcomes.append(Outcome(error=ErrorInfo("schema", "schema", None, message)))
             else:
+                error = int(chunk.error[i])
+                outputs = {} if error else {o: chunk.value(o, i) for o in self.program.outputs}
                 outcomes.append(self._outcome(
-                    int(chunk.error[i]), int(chunk.ruleset[i]), int(chunk.where[i]),
-                    chunk.detail[i], int(chunk.decision[i]),
-                    chunk.fired[i * self.words:(i + 1) * self.words].tolist(),
-                    chunk.reader(i)))
+                    error, int(chunk.ruleset[i]), int(chunk.where[i]),
+                    chunk.detail[i], int(chunk.decision[chunk.result_row[i]]),
+                    self._fired(int(chunk.ruleset[i]), chunk.fired[i * self.words:]), outputs))
         return outcomes
+
+    def _fired(self, set_index: int, words: np.ndarray) -> list[str]:
+        ids = self.ids[set_index] if set_index >= 0 else []
+        return [ids[bit] for bit in range(len(ids)) if (int(words[bit >> 6]) >> (bit & 63)) & 1]
 
     def evaluate_columns(self, columns: Columns, from_: int = 0,
                          to: int | None = None) -> ChunkResult:
@@ -224,18 +261,21 @@ class CompiledRules:
                             buf(data) if data is not None else None,
                             len(col.dictionary))
         chunk.bindMask(buf(columns.ok[from_:to].astype(np.uint8)))
-        result = ChunkResult.allocate(n, self.words, self.outputs, self.capacity)
+        result = ChunkResult.allocate(n, self.words, self.program.max_fired, self.outputs,
+                                      self.capacity)
         result.detail = self._jstring_array(n)
-        chunk.bindResults(buf(result.decision), buf(result.ruleset), buf(result.fired),
-                          buf(result.error), buf(result.where), result.detail)
+        chunk.bindResults(buf(result.result_row), buf(result.ruleset), buf(result.fired),
+                          buf(result.error), buf(result.where), result.detail,
+                          buf(result.decision), buf(result.fired_offsets),
+                          buf(result.fired_codes))
         for index, (name, _) in enumerate(self.outputs):
-            values, valid, counts = result.outputs[name]
-            chunk.bindOutput(index, buf(values), buf(valid), buf(counts))
+            values, valid, offsets = result.outputs[name]
+            chunk.bindOutput(index, buf(values), buf(valid), buf(offsets))
         return BoundChunk(chunk, n, result, keep)
 
     # -- decoding --------------------------------------------------------
     def _outcome(self, error: int, set_index: int, where: int, detail: Any, decision: int,
-                 words: list[int], read: Any) -> Outcome:
+                 fired: list[str], outputs: dict[str, Any]) -> Outcome:
         if error == ops.UNKNOWN_CLIENT:
             return Outcome(error=ErrorInfo("unknown_client", "unknown_client", None,
                                            f"no rule set serves client_id '{detail}'"))
@@ -246,31 +286,31 @@ class CompiledRules:
             return Outcome(ruleset=name, error=ErrorInfo(
                 "evaluation", ops.CODE_NAMES.get(error, "internal"),
                 ids[where] if where >= 0 else None, ops.message(error, text)))
-        fired = [ids[bit] for bit in range(len(ids)) if (int(words[bit >> 6]) >> (bit & 63)) & 1]
-        outputs = {o: read(o, java_kind(t), t.kind == "list") for o, t in self.outputs}
         return Outcome(ruleset=name, decision=ACTIONS[decision], fired=fired, outputs=outputs)
 
 
 def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
-    """int32 offsets (n + 1) and UTF-8 bytes of an Arrow string array, as numpy arrays."""
+    """int32 offsets (n + 1) and UTF-8 bytes of an Arrow string array, as numpy arrays.
+
+    They are views of Arrow's own memory, which Java reads in place; read-only
+    memory (a memory-mapped file) is copied, since a direct buffer needs writable memory.
+    """
     import pyarrow as pa
 
     arr = strings.cast(pa.string())
     n = len(arr)
-    raw = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=arr.offset + n + 1)
-    offsets = raw[arr.offset:].copy()
-    data_buffer = arr.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8).copy() if data_buffer is not None \
-        else np.zeros(1, np.uint8)
-    if len(data) == 0:
+    _, offsets_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=arr.offset + n + 1)
+    offsets = offsets[arr.offset:]
+    if data_buffer is None or data_buffer.size == 0:
         data = np.zeros(1, np.uint8)  # a direct buffer needs at least one byte
-    return offsets, data
+    else:
+        data = np.frombuffer(data_buffer, dtype=np.uint8)
+    return _writable(offsets), _writable(data)
 
 
-def _java_value(value: Any, kind: str) -> Any:
-    if kind == "String":
-        return str(value)
-    return _numpy_value(value, kind)
+def _writable(arr: np.ndarray) -> np.ndarray:
+    return arr if arr.flags.writeable else arr.copy()
 
 
 def _numpy_value(value: Any, kind: str) -> Any:

@@ -8,6 +8,7 @@ are in evaluation order, and every expression is a typed AST.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pyengine.errors import Pos
@@ -154,6 +155,29 @@ class Program:
             return 1
         return max(len(t.rows) for rs in self.rulesets for t in rs.tables
                    if any(o.name == name for o in t.outputs))
+
+    @cached_property
+    def read_fields(self) -> set[str]:
+        """Fields some expression of the program reads, plus client_id (routing)."""
+        exprs: list[Expr] = []
+        for rs in self.rulesets:
+            for r in rs.rules:
+                exprs += [r.when] + [e for _, e in r.sets if e is not None]
+            for t in rs.tables:
+                exprs += t.inputs + [e for row in t.rows for e in [*row.tests, *row.values] if e]
+                exprs += [e for e in t.default or [] if e is not None]
+        names = {n.name for e in exprs for n in e.node.walk() if isinstance(n, ast.Name)}
+        return names | {"client_id"}
+
+    @cached_property
+    def fired_ids(self) -> list[str]:
+        """Every table and rule id of every rule set, sorted: the fired column's dictionary."""
+        return sorted({i for rs in self.rulesets for i in rs.ids})
+
+    @cached_property
+    def max_fired(self) -> int:
+        """The most ids one transaction can fire: the largest rule set's."""
+        return max(len(rs.ids) for rs in self.rulesets)
 
     def ruleset(self, name: str) -> RuleSet:
         """The rule set called ``name``."""

@@ -7,8 +7,8 @@ import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
-import java.nio.charset.StandardCharsets;
 import pyengine.runtime.StringDict;
+import pyengine.runtime.Utf8Cache;
 
 /**
  * Column buffers of a chunk of transactions, in and out. Python binds direct
@@ -24,24 +24,29 @@ public final class Chunk {
     private IntBuffer dictOffsets0;
     private ByteBuffer dictData0;
     private String[] dict0;
+    private final Utf8Cache recent0 = new Utf8Cache();
     private IntBuffer in1; // client_id
     private IntBuffer dictOffsets1;
     private ByteBuffer dictData1;
     private String[] dict1;
+    private final Utf8Cache recent1 = new Utf8Cache();
     private LongBuffer in2; // amount
     private IntBuffer in3; // currency (no rule reads it)
     private IntBuffer dictOffsets3;
     private ByteBuffer dictData3;
     private String[] dict3;
+    private final Utf8Cache recent3 = new Utf8Cache();
     private IntBuffer in4; // country
     private IntBuffer dictOffsets4;
     private ByteBuffer dictData4;
     private String[] dict4;
+    private final Utf8Cache recent4 = new Utf8Cache();
     private LongBuffer in5; // mcc
     private IntBuffer in6; // channel
     private IntBuffer dictOffsets6;
     private ByteBuffer dictData6;
     private String[] dict6;
+    private final Utf8Cache recent6 = new Utf8Cache();
     private LongBuffer in7; // ts
     private LongBuffer in8; // account_age_days (no rule reads it)
     private LongBuffer in9; // txn_count_24h
@@ -51,15 +56,21 @@ public final class Chunk {
     private IntBuffer dictOffsets12;
     private ByteBuffer dictData12;
     private String[] dict12;
+    private final Utf8Cache recent12 = new Utf8Cache();
     private ByteBuffer valid12;
 
     private ByteBuffer mask;
-    private ByteBuffer decision;
+    // By input row:
+    private IntBuffer resultRow;
     private IntBuffer ruleset;
     private LongBuffer fired;
     private IntBuffer error;
     private IntBuffer errorWhere;
     private String[] errorDetail;
+    // By result row:
+    private ByteBuffer decision;
+    private IntBuffer firedOffsets;
+    private IntBuffer firedCodes;
     private LongBuffer out0; // fee
     private ByteBuffer outValid0;
     private IntBuffer out1; // label
@@ -70,11 +81,11 @@ public final class Chunk {
     private final StringDict outDict2 = new StringDict();
     private IntBuffer out3; // tag: 3 slots per row
     private ByteBuffer outValid3;
-    private IntBuffer outCount3;
+    private IntBuffer outOffsets3;
     private final StringDict outDict3 = new StringDict();
     private LongBuffer out4; // weight: 3 slots per row
     private ByteBuffer outValid4;
-    private IntBuffer outCount4;
+    private IntBuffer outOffsets4;
 
     /**
      * Bind input field {@code field} (index into Rules.FIELDS). A string field comes as
@@ -156,22 +167,33 @@ public final class Chunk {
         return mask != null && mask.get(i) == 0;
     }
 
-    /** Bind the fixed result columns; fired holds Result.WORDS longs per row. */
-    public void bindResults(ByteBuffer decision, ByteBuffer ruleset, ByteBuffer fired,
-                            ByteBuffer error, ByteBuffer errorWhere, String[] errorDetail) {
-        this.decision = decision;
+    /**
+     * Bind the fixed result columns. Only evaluated rows get a result row, so results
+     * come out compacted: resultRow (rows + 1 int32, the first 0) holds the number of
+     * result rows before each input row. By input row: ruleset, fired (Result.WORDS longs
+     * per row) and the error columns. By result row: decision, and the fired ids as an
+     * Arrow list, firedOffsets (results + 1 int32) into firedCodes (Rules.FIRED_IDS).
+     */
+    public void bindResults(ByteBuffer resultRow, ByteBuffer ruleset, ByteBuffer fired,
+                            ByteBuffer error, ByteBuffer errorWhere, String[] errorDetail,
+                            ByteBuffer decision, ByteBuffer firedOffsets, ByteBuffer firedCodes) {
+        this.resultRow = resultRow.order(NATIVE).asIntBuffer();
         this.ruleset = ruleset.order(NATIVE).asIntBuffer();
         this.fired = fired.order(NATIVE).asLongBuffer();
         this.error = error.order(NATIVE).asIntBuffer();
         this.errorWhere = errorWhere.order(NATIVE).asIntBuffer();
         this.errorDetail = errorDetail;
+        this.decision = decision;
+        this.firedOffsets = firedOffsets.order(NATIVE).asIntBuffer();
+        this.firedCodes = firedCodes.order(NATIVE).asIntBuffer();
     }
 
     /**
-     * Bind output column {@code output} (index into Rules.OUTPUTS). A list output
-     * has Rules.OUTPUT_CAPACITY slots per row in values and its item counts in counts.
+     * Bind output column {@code output} (index into Rules.OUTPUTS), by result row. A list
+     * output is written as Arrow lays a list out: offsets (results + 1 int32, the first 0)
+     * into values, which has room for Rules.OUTPUT_CAPACITY items per row.
      */
-    public void bindOutput(int output, ByteBuffer values, ByteBuffer validity, ByteBuffer counts) {
+    public void bindOutput(int output, ByteBuffer values, ByteBuffer validity, ByteBuffer offsets) {
         switch (output) {
             case 0:
                 out0 = values.order(NATIVE).asLongBuffer();
@@ -190,13 +212,13 @@ public final class Chunk {
             case 3:
                 out3 = values.order(NATIVE).asIntBuffer();
                 outValid3 = validity;
-                outCount3 = counts.order(NATIVE).asIntBuffer();
+                outOffsets3 = offsets.order(NATIVE).asIntBuffer();
                 outDict3.clear();
                 break;
             case 4:
                 out4 = values.order(NATIVE).asLongBuffer();
                 outValid4 = validity;
-                outCount4 = counts.order(NATIVE).asIntBuffer();
+                outOffsets4 = offsets.order(NATIVE).asIntBuffer();
                 break;
             default:
                 throw new IllegalArgumentException("no output " + output);
@@ -217,13 +239,11 @@ public final class Chunk {
         }
     }
 
-    private static String decode(IntBuffer offsets, ByteBuffer data, String[] cache, int code) {
+    private static String decode(IntBuffer offsets, ByteBuffer data, String[] cache,
+                                 Utf8Cache recent, int code) {
         String s = cache[code];
         if (s == null) {
-            int start = offsets.get(code);
-            byte[] bytes = new byte[offsets.get(code + 1) - start];
-            data.get(start, bytes);
-            s = new String(bytes, StandardCharsets.UTF_8);
+            s = recent.get(data, offsets.get(code), offsets.get(code + 1));
             cache[code] = s;
         }
         return s;
@@ -231,53 +251,68 @@ public final class Chunk {
 
     /** Copy row i into r: only the fields some rule reads (and client_id, for routing). */
     void load(int i, Record r) {
-        r.f_client_id = decode(dictOffsets1, dictData1, dict1, in1.get(i));
+        r.f_client_id = decode(dictOffsets1, dictData1, dict1, recent1, in1.get(i));
         r.f_amount = in2.get(i);
-        r.f_country = decode(dictOffsets4, dictData4, dict4, in4.get(i));
+        r.f_country = decode(dictOffsets4, dictData4, dict4, recent4, in4.get(i));
         r.f_mcc = in5.get(i);
-        r.f_channel = decode(dictOffsets6, dictData6, dict6, in6.get(i));
+        r.f_channel = decode(dictOffsets6, dictData6, dict6, recent6, in6.get(i));
         r.f_ts = in7.get(i);
         r.f_txn_count_24h = in9.get(i);
         r.f_vip = in10.get(i) != 0;
         r.f_score = in11.get(i);
         r.has_note = valid12.get(i) != 0;
-        if (r.has_note) r.f_note = decode(dictOffsets12, dictData12, dict12, in12.get(i));
+        if (r.has_note) r.f_note = decode(dictOffsets12, dictData12, dict12, recent12, in12.get(i));
     }
 
+    /**
+     * Write input row i's result. Rows are stored in order from 0 (skipped ones through
+     * storeEmpty): a row's result row, and its list items, follow the previous row's.
+     */
     void store(int i, Result res) {
         error.put(i, res.error);
         ruleset.put(i, res.ruleset);
         for (int w = 0; w < Result.WORDS; w++) fired.put(i * Result.WORDS + w, res.fired[w]);
         if (res.error != 0) {
-            decision.put(i, (byte) -1);
             errorWhere.put(i, res.errorWhere);
             errorDetail[i] = res.errorDetail;
-            outValid0.put(i, (byte) 0);
-            outValid1.put(i, (byte) 0);
-            outValid2.put(i, (byte) 0);
-            outValid3.put(i, (byte) 0);
-            outCount3.put(i, 0);
-            outValid4.put(i, (byte) 0);
-            outCount4.put(i, 0);
+            storeEmpty(i);
             return;
         }
-        decision.put(i, (byte) res.decision);
         errorWhere.put(i, -1);
-        outValid0.put(i, (byte) (res.has_fee ? 1 : 0));
-        out0.put(i, res.o_fee);
-        outValid1.put(i, (byte) (res.has_label ? 1 : 0));
-        out1.put(i, res.has_label ? outDict1.code(res.o_label) : -1);
-        outValid2.put(i, (byte) (res.has_level ? 1 : 0));
-        out2.put(i, res.has_level ? outDict2.code(res.o_level) : -1);
-        outValid3.put(i, (byte) (res.has_tag ? 1 : 0));
-        outCount3.put(i, res.n_tag);
+        int row = resultRow.get(i);
+        resultRow.put(i + 1, row + 1);
+        decision.put(row, (byte) res.decision);
+        int at = firedOffsets.get(row);
+        int[] codes = Rules.FIRED_CODES[res.ruleset];
+        for (int w = 0; w < Result.WORDS; w++) {
+            // Lowest bit first: bits are numbered in evaluation order.
+            for (long bits = res.fired[w]; bits != 0L; bits &= bits - 1) {
+                firedCodes.put(at++, codes[(w << 6) + Long.numberOfTrailingZeros(bits)]);
+            }
+        }
+        firedOffsets.put(row + 1, at);
+        outValid0.put(row, (byte) (res.has_fee ? 1 : 0));
+        out0.put(row, res.o_fee);
+        outValid1.put(row, (byte) (res.has_label ? 1 : 0));
+        out1.put(row, res.has_label ? outDict1.code(res.o_label) : -1);
+        outValid2.put(row, (byte) (res.has_level ? 1 : 0));
+        out2.put(row, res.has_level ? outDict2.code(res.o_level) : -1);
+        outValid3.put(row, (byte) (res.has_tag ? 1 : 0));
+        int base3 = outOffsets3.get(row);
         for (int k = 0; k < res.n_tag; k++) {
-            out3.put(i * 3 + k, outDict3.code(res.o_tag[k]));
+            out3.put(base3 + k, outDict3.code(res.o_tag[k]));
         }
-        outValid4.put(i, (byte) (res.has_weight ? 1 : 0));
-        outCount4.put(i, res.n_weight);
+        outOffsets3.put(row + 1, base3 + res.n_tag);
+        outValid4.put(row, (byte) (res.has_weight ? 1 : 0));
+        int base4 = outOffsets4.get(row);
         for (int k = 0; k < res.n_weight; k++) {
-            out4.put(i * 3 + k, res.o_weight[k]);
+            out4.put(base4 + k, res.o_weight[k]);
         }
+        outOffsets4.put(row + 1, base4 + res.n_weight);
+    }
+
+    /** Input row i has no result row: it was skipped or failed. */
+    void storeEmpty(int i) {
+        resultRow.put(i + 1, resultRow.get(i));
     }
 }

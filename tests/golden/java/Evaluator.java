@@ -2,7 +2,10 @@
 // Rules version 9d87ff799be8b0b4c52734892f664be46d1233e1ee281d8a264de4067f80e954
 package pyengine.generated;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import pyengine.runtime.ErrorCode;
+import pyengine.runtime.StringDict;
 
 /**
  * Evaluates transactions. Not thread-safe: each worker thread owns one
@@ -18,6 +21,110 @@ public final class Evaluator {
         evaluate(record, result);
     }
 
+    // -- one transaction in one call, result in a buffer (pyengine/codegen/layout.py) --
+    private static final int MAX_DICTIONARY = 4096;
+    private ByteBuffer single;
+    private int generation;
+    private final StringDict singleDict1 = new StringDict();
+    private final StringDict singleDict2 = new StringDict();
+    private final StringDict singleDict3 = new StringDict();
+
+    /** Bind the buffer evaluateValues writes each result into. */
+    public void bindSingle(ByteBuffer out) {
+        single = out.order(ByteOrder.nativeOrder());
+    }
+
+    /**
+     * Evaluate one transaction given as typed values in schema order; bit k of
+     * present says whether optional field k is there. A string output is written as
+     * a code into singleDictionary(output), valid for the written generation.
+     */
+    public void evaluateValues(long present, String v0, String v1, long v2, String v3, String v4, long v5, String v6, long v7, long v8, long v9, boolean v10, double v11, String v12) {
+        Record r = record;
+        r.f_id = v0;
+        r.f_client_id = v1;
+        r.f_amount = v2;
+        r.f_currency = v3;
+        r.f_country = v4;
+        r.f_mcc = v5;
+        r.f_channel = v6;
+        r.f_ts = v7;
+        r.f_account_age_days = v8;
+        r.f_txn_count_24h = v9;
+        r.f_vip = v10;
+        r.f_score = v11;
+        r.has_note = (present & (1L << 12)) != 0;
+        r.f_note = v12;
+        evaluate(r, result);
+        writeSingle(result);
+    }
+
+    /** The values behind the string codes of output {@code output}. */
+    public String[] singleDictionary(int output) {
+        switch (output) {
+            case 1:
+                return singleDict1.values();
+            case 2:
+                return singleDict2.values();
+            case 3:
+                return singleDict3.values();
+            default:
+                return new String[0];
+        }
+    }
+
+    private void writeSingle(Result res) {
+        ByteBuffer b = single;
+        // Distinct output strings are remembered only up to a bound: a new generation
+        // tells Python to drop its copy of the dictionaries.
+        if (singleDict1.size() > MAX_DICTIONARY || singleDict2.size() > MAX_DICTIONARY || singleDict3.size() > MAX_DICTIONARY) {
+            singleDict1.clear();
+            singleDict2.clear();
+            singleDict3.clear();
+            generation++;
+        }
+        b.putInt(0, res.error);
+        b.putInt(4, res.ruleset);
+        b.putInt(8, res.errorWhere);
+        b.putInt(12, res.decision);
+        b.putInt(16, generation);
+        int n = 0;
+        if (res.error == 0) {
+            int[] codes = Rules.FIRED_CODES[res.ruleset];
+            for (int w = 0; w < Result.WORDS; w++) {
+                for (long bits = res.fired[w]; bits != 0L; bits &= bits - 1) {
+                    b.putInt(24 + 4 * n++, codes[(w << 6) + Long.numberOfTrailingZeros(bits)]);
+                }
+            }
+        }
+        b.putInt(20, n);
+        boolean ok = res.error == 0;
+        b.put(52, (byte) (ok && res.has_fee ? 1 : 0));
+        if (ok) {
+            b.putLong(53, res.o_fee);
+        }
+        b.put(61, (byte) (ok && res.has_label ? 1 : 0));
+        if (ok) {
+            b.putInt(62, res.has_label ? singleDict1.code(res.o_label) : -1);
+        }
+        b.put(66, (byte) (ok && res.has_level ? 1 : 0));
+        if (ok) {
+            b.putInt(67, res.has_level ? singleDict2.code(res.o_level) : -1);
+        }
+        b.put(71, (byte) (ok && res.has_tag ? 1 : 0));
+        int n3 = ok ? res.n_tag : 0;
+        b.putInt(72, n3);
+        for (int k = 0; k < n3; k++) {
+            b.putInt(76 + 4 * k, singleDict3.code(res.o_tag[k]));
+        }
+        b.put(88, (byte) (ok && res.has_weight ? 1 : 0));
+        int n4 = ok ? res.n_weight : 0;
+        b.putInt(89, n4);
+        for (int k = 0; k < n4; k++) {
+            b.putLong(93 + 8 * k, res.o_weight[k]);
+        }
+    }
+
     public void evaluate(Record r, Result out) {
         out.reset();
         int set = Rules.route(r.f_client_id);
@@ -31,10 +138,16 @@ public final class Evaluator {
         }
     }
 
-    /** The columnar entry point: evaluates rows [from, to) of a bound chunk, unmasked ones. */
+    /**
+     * The columnar entry point: evaluates rows [from, to) of a bound chunk, unmasked
+     * ones. Ranges go in order from row 0 (see Chunk.store).
+     */
     public void evaluateChunk(Chunk chunk, int from, int to) {
         for (int i = from; i < to; i++) {
-            if (chunk.skip(i)) continue;
+            if (chunk.skip(i)) {
+                chunk.storeEmpty(i);
+                continue;
+            }
             chunk.load(i, record);
             evaluate(record, result);
             chunk.store(i, result);

@@ -18,6 +18,22 @@ public final class Rules {
         { "tier", "surcharge", "verdict", "tags", "blocked", "pricey", "busy" },
     };
 
+    /** Every table and rule id of every rule set, sorted: the dictionary of the fired column. */
+    public static final String[] FIRED_IDS = {
+        "blocked",
+        "busy",
+        "pricey",
+        "surcharge",
+        "tags",
+        "tier",
+        "verdict",
+    };
+
+    /** Per rule set: the index into FIRED_IDS of the id behind each fired bit. */
+    static final int[][] FIRED_CODES = {
+        { 5, 3, 6, 4, 0, 2, 1 },
+    };
+
     /** Schema fields, in Chunk.bindInput order. */
     public static final String[] FIELDS = {
         "id",

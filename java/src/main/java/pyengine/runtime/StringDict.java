@@ -21,6 +21,10 @@ public final class StringDict {
         return code;
     }
 
+    public int size() {
+        return values.size();
+    }
+
     public String[] values() {
         return values.toArray(new String[0]);
     }
