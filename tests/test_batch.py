@@ -339,6 +339,16 @@ def test_batch_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from pyengine.bench.batch import main
 
     assert main(["--rules", str(EXAMPLES), "--records", "3000", "--runs", "1",
-                 "--workers", "1,2"]) == 0
+                 "--workers", "1,2", "--single-calls", "500"]) == 0
     out = capsys.readouterr().out
     assert "workers 1: java loop" in out and "workers 2: java loop" in out
+    assert "Engine.evaluate (one thread):" in out
+
+
+def test_run_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyengine.bench.run import main
+
+    assert main(["--rules", str(EXAMPLES), "--records", "3000,1000", "--runs", "1",
+                 "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "3,000 records" in out and "peak memory 3,000 / 1,000 records" in out

@@ -1,26 +1,30 @@
 """Benchmark of ``evaluate_batch`` against the Java loop alone, in one run.
 
     python -m pyengine.bench.batch [--rules examples/rules] [--records 2000000]
-                                   [--workers 1,2] [--runs 3]
+                                   [--workers 1,2] [--runs 3] [--single-calls 100000]
 
 "java loop" times only ``Evaluator.evaluateChunk`` over columns converted and bound
 beforehand, one Java thread per worker over disjoint row ranges: the physical limit
 of the compiled rules. "evaluate_batch" times the Python API end to end on an
 in-memory Arrow table: conversion, the Java calls, building the Arrow results.
+"Engine.evaluate" times single transactions (dicts as JSON gives them) on one thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from pyengine.batch.chunk import json_safe
 from pyengine.batch.convert import convert_batch
 from pyengine.batch.generate import transactions
 from pyengine.engine import Engine, load
+from pyengine.errors import RecordError
 
 
 def java_loop_seconds(engine: Engine, table: Any, workers: int) -> float:
@@ -51,6 +55,22 @@ def java_loop_seconds(engine: Engine, table: Any, workers: int) -> float:
     return seconds
 
 
+def single_calls_per_second(engine: Engine, table: Any, calls: int) -> float:
+    """``Engine.evaluate`` calls per second on one thread, over the table's first rows."""
+    rows = [json_safe(r) for r in table.slice(0, calls).to_pylist()]
+
+    def call(row: dict[str, Any]) -> None:
+        with contextlib.suppress(RecordError):  # a dead letter costs the same call
+            engine.evaluate(row)
+
+    for row in rows[: calls // 10]:
+        call(row)  # JIT warm-up
+    start = time.perf_counter()
+    for row in rows:
+        call(row)
+    return len(rows) / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the medians and ratios."""
     parser = argparse.ArgumentParser(prog="python -m pyengine.bench.batch")
@@ -59,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--builder", default="javac")
+    parser.add_argument("--single-calls", type=int, default=100_000)
     args = parser.parse_args(argv)
     engine = load(args.rules, builder=args.builder)
     table = transactions(args.records, seed=1)
@@ -77,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         base.setdefault(1, batch)
         print(f"workers {workers}: java loop {java:12,.0f}/s   evaluate_batch {batch:12,.0f}/s"
               f"   ratio {batch / java:.2f}   scaling vs 1 worker {batch / base[1]:.2f}")
+    single = statistics.median(single_calls_per_second(engine, table, args.single_calls)
+                               for _ in range(args.runs))
+    print(f"Engine.evaluate (one thread): {single:12,.0f} calls/s")
     return 0
 
 
