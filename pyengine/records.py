@@ -59,6 +59,28 @@ def convert_record(schema: Schema, raw: Any) -> dict[str, Any]:
     return record
 
 
+def read_values(schema: Schema, raw: Any) -> tuple[Any, ...]:
+    """``(present, value, ...)`` in schema order, as :func:`compile_reader` gives them.
+
+    Absent optional fields hold their type's zero with their ``present`` bit clear.
+    Raises SchemaViolation like :func:`convert_record`.
+    """
+    fast = schema.reader(raw)
+    if fast is not None:
+        return fast
+    record = convert_record(schema, raw)
+    present = 0
+    values: list[Any] = []
+    for k, (name, f) in enumerate(schema.fields.items()):
+        value = record[name]
+        if value is None:
+            value = _ZERO_VALUES[f.type.kind]
+        else:
+            present |= 1 << k
+        values.append(value)
+    return (present, *values)
+
+
 def convert_value(value: Any, t: Type) -> Any:
     """One value to type ``t``'s representation; raises _Bad with a reason."""
     converter = _CONVERTERS[t.kind]
@@ -236,8 +258,8 @@ _FAST_CHECKS = {
                   "try: v = (_fromisoformat(v.upper()) - _EPOCH) // _MICROSECOND",
                   "except ValueError: return None"],
 }
-_ZEROS = {"string": "''", "int": "0", "float": "0.0", "bool": "False", "decimal": "0",
-          "timestamp": "0"}
+_ZERO_VALUES: dict[str, Any] = {"string": "", "int": 0, "float": 0.0, "bool": False,
+                               "decimal": 0, "timestamp": 0}
 
 
 def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
@@ -254,7 +276,7 @@ def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
         checks = [c.format(scale=f.type.scale) for c in _FAST_CHECKS[f.type.kind]]
         lines.append(f"    v = get({name!r})")  # repr: a field name is only ever a literal
         if f.optional:
-            lines.append(f"    if v is None: v = {_ZEROS[f.type.kind]}")
+            lines.append(f"    if v is None: v = {_ZERO_VALUES[f.type.kind]!r}")
             lines.append("    else:")
             lines += ["        " + c for c in checks]
             lines.append(f"        present |= {1 << k}")

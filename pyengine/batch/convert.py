@@ -220,33 +220,39 @@ _FAST = {
 
 
 def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
-    """Columns from JSON-like dicts (single transactions, tests, DLQ replay)."""
+    """Columns from JSON-like dicts (JSONL, Kafka messages, DLQ replay, tests).
+
+    Each record is read with :func:`pyengine.records.read_values` (the single
+    transaction rules); the columns are then built field by field.
+    """
     from pyengine.errors import RecordError
-    from pyengine.records import convert_record
+    from pyengine.records import read_values
 
     n = len(raws)
-    columns = {name: Column(np.zeros(n, NUMPY_DTYPES[java_kind(f.type)]), np.zeros(n, dtype=bool))
-               for name, f in schema.fields.items()}
-    codes: dict[str, dict[str, int]] = {name: {} for name in schema.fields}
     errors: dict[int, str] = {}
+    good: list[int] = []
+    rows: list[tuple[Any, ...]] = []
     for i, raw in enumerate(raws):
         try:
-            record = convert_record(schema, raw)
+            rows.append(read_values(schema, raw))
         except RecordError as exc:
             errors[i] = exc.message
             continue
-        for name, f in schema.fields.items():
-            value = record[name]
-            if value is None:
-                continue
-            col = columns[name]
-            col.present[i] = True
-            if java_kind(f.type) == "String":
-                value = codes[name].setdefault(value, len(codes[name]))
-            col.values[i] = value
-    for name, col in columns.items():
-        col.dictionary = pa.array(list(codes[name]), pa.string())
-    ok = np.ones(n, dtype=bool)
-    for i in errors:
-        ok[i] = False
+        good.append(i)
+    at = np.array(good, dtype=np.int64)
+    present_bits = np.array([r[0] for r in rows], dtype=np.int64)
+    columns = {}
+    for k, (name, f) in enumerate(schema.fields.items()):
+        kind = java_kind(f.type)
+        col = Column(np.zeros(n, NUMPY_DTYPES[kind]), np.zeros(n, dtype=bool))
+        values = [r[k + 1] for r in rows]
+        if kind == "String":
+            col.dictionary = pa.array(values, pa.string())
+            col.values[at] = np.arange(len(values), dtype=np.int32)
+        else:
+            col.values[at] = np.array(values, dtype=NUMPY_DTYPES[kind])
+        col.present[at] = (present_bits >> k) & 1 if f.optional else True
+        columns[name] = col
+    ok = np.zeros(n, dtype=bool)
+    ok[at] = True
     return Columns(n, columns, ok, errors)

@@ -23,7 +23,7 @@ from pyengine.errors import JvmError, RecordError
 from pyengine.jvm.runtime import JarLoader
 from pyengine.jvm.single import SingleEvaluator
 from pyengine.lang.types import Type
-from pyengine.records import compile_reader, convert_record
+from pyengine.records import read_values
 from pyengine.reference import ops
 from pyengine.reference.evaluator import ErrorInfo, Outcome
 from pyengine.spec.program import ACTIONS, Program
@@ -137,7 +137,6 @@ class CompiledRules:
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self._local = threading.local()
-        self._read = compile_reader(program.schema)
         self._jstring_array = jpype.JArray(jpype.JString)
 
     def evaluator(self) -> Any:
@@ -152,12 +151,10 @@ class CompiledRules:
         """Evaluate one JSON-like transaction with the compiled rules, in one Java call."""
         import jpype
 
-        values = self._read(raw)
-        if values is None:  # not the common form: the general reader converts or rejects
-            try:
-                values = self._values(convert_record(self.program.schema, raw))
-            except RecordError as exc:
-                return Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
+        try:
+            values = read_values(self.program.schema, raw)
+        except RecordError as exc:
+            return Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
         single = self.single()
         try:
             result = single.run(values)
@@ -177,20 +174,6 @@ class CompiledRules:
         if single is None:
             single = self._local.single = SingleEvaluator(self.program, self.evaluator())
         return single
-
-    def _values(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        """``(present, value, ...)`` of a converted record, as ``evaluateValues`` takes them."""
-        present = 0
-        values: list[Any] = []
-        for k, f in enumerate(self.fields):
-            value = record[f.name]
-            if value is None:
-                value = {"String": "", "double": 0.0, "boolean": False}.get(
-                    java_kind(f.type), 0)
-            else:
-                present |= 1 << k
-            values.append(value)
-        return (present, *values)
 
     # -- a batch ---------------------------------------------------------
     def evaluate_records(self, raws: list[Any]) -> list[Outcome]:

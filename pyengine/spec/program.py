@@ -7,6 +7,7 @@ are in evaluation order, and every expression is a typed AST.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -37,6 +38,13 @@ class Schema:
 
     fields: dict[str, FieldDef]
     path: str
+
+    @cached_property
+    def reader(self) -> Callable[[Any], tuple[Any, ...] | None]:
+        """The fast reader of JSON-like transactions (:func:`pyengine.records.compile_reader`)."""
+        from pyengine.records import compile_reader
+
+        return compile_reader(self)
 
 
 @dataclass
