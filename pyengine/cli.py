@@ -16,6 +16,7 @@ from typing import Any
 
 from pyengine import __version__
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
+from pyengine.kafka.url import is_kafka
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -48,12 +49,26 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a batch of transactions through the rules",
                        description="Evaluate every transaction of --input; write results/, "
                        "dlq.jsonl and report.json to --output. Rerun the same command to "
-                       "resume an interrupted run.")
+                       "resume an interrupted run. With kafka:// addresses: one member of "
+                       "consumer group --group, exactly once (see docs/kafka.md).")
     p.add_argument("--rules", required=True, type=Path, metavar="DIR",
                    help="a rules directory (built on the fly, cached) or a build-rules output")
     p.add_argument("--input", required=True, metavar="PATH",
-                   help="a .parquet, .csv or .jsonl file, or a directory of them")
-    p.add_argument("--output", required=True, metavar="OUT")
+                   help="a .parquet, .csv or .jsonl file, or a directory of them; "
+                   "or kafka://HOST:PORT/TOPIC")
+    p.add_argument("--output", required=True, metavar="OUT",
+                   help="a directory; or kafka://HOST:PORT/TOPIC for results")
+    kafka = p.add_argument_group("Kafka mode")
+    kafka.add_argument("--group", metavar="GROUP", help="the consumer group (required)")
+    kafka.add_argument("--dlq", metavar="kafka://HOST:PORT/TOPIC",
+                       help="the dead-letter topic (required)")
+    kafka.add_argument("--stop-when-idle", type=_duration, default=None, metavar="DURATION",
+                       help="end once no message has arrived for this long (default: never)")
+    kafka.add_argument("--member", metavar="NAME", default=None,
+                       help="a name unique in the group and stable across restarts; a "
+                       "restarted member fences its previous run (default: host-pid)")
+    kafka.add_argument("--batch-size", type=_positive, default=20_000, metavar="N",
+                       help="messages per poll and per transaction (default 20000)")
     p.add_argument("--workers", type=_positive, default=None,
                    help="worker threads (default: the number of cores)")
     p.add_argument("--checkpoint-every", type=_positive, default=1_000_000, metavar="N",
@@ -96,7 +111,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Write synthetic transactions for the example schema, "
                        "the same for the same seed.")
     p.add_argument("--count", required=True, type=_positive, metavar="N")
-    p.add_argument("--out", required=True, metavar="FILE", help=".parquet, .csv or .jsonl")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help=".parquet, .csv or .jsonl; or kafka://HOST:PORT/TOPIC")
+    p.add_argument("--partitions", type=_positive, default=4, metavar="P",
+                   help="partitions of a Kafka topic this creates (default 4)")
     p.add_argument("--clients", type=_positive, default=5, metavar="K")
     p.add_argument("--seed", type=int, default=1, metavar="S")
     p.add_argument("--bad-fraction", type=float, default=0.0, metavar="F",
@@ -175,23 +193,43 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 2h, 30m, 90s)") from None
 
 
-def _kafka(url: str) -> bool:
-    return url.startswith("kafka://")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """``run --rules DIR --input PATH --output OUT``."""
     from pyengine.batch.job import JobConfig
     from pyengine.engine import default_workers
 
-    if _kafka(args.input) or _kafka(args.output):
-        print("pyengine: error: Kafka inputs and outputs are not available in this version; "
-              "use files", file=sys.stderr)
-        return 2
+    if is_kafka(args.input) or is_kafka(args.output):
+        return _run_kafka(args)
     workers = args.workers or default_workers()
     config = JobConfig(Path(args.input), Path(args.output), workers, args.checkpoint_every,
                        args.chunk_size, args.sla)
     return _run_job(args, config)
+
+
+def _run_kafka(args: argparse.Namespace) -> int:
+    from pyengine.batch.progress import ProgressDisplay
+    from pyengine.engine import default_workers, load
+    from pyengine.kafka.member import Member, MemberConfig, summary
+    from pyengine.kafka.url import KafkaUsageError, parse_url
+
+    if not (is_kafka(args.input) and is_kafka(args.output)):
+        raise KafkaUsageError("Kafka mode needs kafka:// addresses for both --input and --output")
+    if not args.group or not args.dlq:
+        raise KafkaUsageError("Kafka mode needs --group GROUP and --dlq kafka://HOST:PORT/TOPIC")
+    config = MemberConfig(parse_url(args.input), parse_url(args.output), parse_url(args.dlq),
+                          args.group, args.workers or default_workers(), args.batch_size,
+                          args.stop_when_idle)
+    if args.member:
+        config.member = args.member
+    engine = load(args.rules, builder=args.builder)
+    display = ProgressDisplay(enabled=not args.quiet and sys.stderr.isatty(), sla=args.sla)
+    member = Member(engine, config, display.update)
+    try:
+        report = member.run()
+    finally:
+        display.close()
+    print(json.dumps(report, indent=2) if args.json else summary(report))
+    return 0
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
@@ -243,10 +281,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """``generate --count N --out FILE``."""
     from pyengine.batch.generate import write_transactions
 
-    if _kafka(args.out):
-        print("pyengine: error: writing to Kafka is not available in this version",
-              file=sys.stderr)
-        return 2
+    if is_kafka(args.out):
+        from pyengine.kafka.generate import produce_transactions
+        from pyengine.kafka.url import parse_url
+
+        written = produce_transactions(parse_url(args.out), args.count, args.partitions,
+                                       args.clients, args.seed, args.bad_fraction)
+        print(f"{args.out}: {written['records']} transactions, {written['bad']} bad")
+        return 0
     written = write_transactions(Path(args.out), args.count, args.clients, args.seed,
                                  args.bad_fraction)
     print(f"{args.out}: {written['records']} transactions, {written['bad']} bad")

@@ -112,25 +112,41 @@ def write_transactions(path: Path, count: int, clients: int = 5, seed: int = 1,
     """Write ``count`` transactions to ``path`` (.parquet, .csv or .jsonl)."""
     if path.suffix not in (".parquet", ".csv", ".jsonl"):
         raise InputError(f"{path}: choose a .parquet, .csv or .jsonl file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        table, bad = _spoiled_table(count, clients, seed, bad_fraction, text=False)
+        pq.write_table(table, path, row_group_size=131_072, compression="zstd")
+        return {"records": count, "bad": bad}
+    lines, bad = text_lines(count, clients, seed, bad_fraction, path.suffix)
+    header = [",".join(transactions(0).column_names)] if path.suffix == ".csv" else []
+    path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
+    return {"records": count, "bad": bad}
+
+
+def text_lines(count: int, clients: int, seed: int, bad_fraction: float,
+               suffix: str = ".jsonl") -> tuple[list[str], int]:
+    """Transactions as JSONL (or CSV) lines, with the number of bad ones."""
+    table, _ = _spoiled_table(count, clients, seed, bad_fraction, text=True)
+    rng = np.random.default_rng(seed + 1)
+    bad = np.flatnonzero(rng.random(count) < bad_fraction)
+    kinds = np.arange(len(bad)) % 4
+    lines = _text_lines(table, suffix)
+    for row, kind in zip(bad.tolist(), kinds.tolist(), strict=True):
+        if kind >= 2:
+            lines[row] = _text_spoiler(kind, lines[row], suffix)
+    return lines, len(bad)
+
+
+def _spoiled_table(count: int, clients: int, seed: int, bad_fraction: float,
+                   text: bool) -> tuple[pa.Table, int]:
+    """The transactions with the column-level bad records (schema and evaluation errors)."""
     if not 0.0 <= bad_fraction <= 1.0:
         raise InputError("--bad-fraction must be between 0 and 1")
     table = transactions(count, clients, seed)
     rng = np.random.default_rng(seed + 1)
     bad = np.flatnonzero(rng.random(count) < bad_fraction)
-    text = path.suffix != ".parquet"
     kinds = np.arange(len(bad)) % (4 if text else 2)
-    table = _spoil_columns(table, bad, kinds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        pq.write_table(table, path, row_group_size=131_072, compression="zstd")
-    else:
-        lines = _text_lines(table, path.suffix)
-        for row, kind in zip(bad.tolist(), kinds.tolist(), strict=True):
-            if kind >= 2:
-                lines[row] = _text_spoiler(kind, lines[row], path.suffix)
-        header = [",".join(table.column_names)] if path.suffix == ".csv" else []
-        path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
-    return {"records": count, "bad": len(bad)}
+    return _spoil_columns(table, bad, kinds), len(bad)
 
 
 def _text_lines(table: pa.Table, suffix: str) -> list[str]:

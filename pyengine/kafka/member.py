@@ -1,0 +1,385 @@
+"""One member of a consumer group: consume, evaluate, produce, commit, exactly once.
+
+Each batch polled from the assigned partitions is evaluated like a file chunk
+(:func:`pyengine.batch.chunk.process_chunk`); its results and dead letters are
+produced inside one Kafka transaction that also commits the batch's consumed
+offsets (``send_offsets_to_transaction``), so a batch is either wholly visible to
+``read_committed`` readers with its offsets committed, or not at all.
+
+A transaction is always committed before the next poll, so a rebalance never
+finds one open: revoked partitions have committed everything, and lost partitions
+lose nothing. An abortable error aborts the batch and rewinds the consumer to
+the committed offsets, so the batch is evaluated again; a fatal error (a fenced
+producer, a broker that refuses transactions) ends the member with
+:class:`KafkaError` for a supervisor to restart it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pyengine.batch.chunk import ChunkOutput
+from pyengine.batch.job import Progress
+from pyengine.engine import Engine, run_chunks
+from pyengine.kafka.generate import _produce, ensure_topic
+from pyengine.kafka.url import KafkaError, KafkaUrl
+from pyengine.spec.program import ACTIONS
+
+
+@dataclass
+class MemberConfig:
+    """What ``run --input kafka://...`` was asked to do."""
+
+    input: KafkaUrl
+    output: KafkaUrl
+    dlq: KafkaUrl
+    group: str
+    workers: int
+    batch_size: int = 20_000
+    stop_when_idle: float | None = None  # seconds without messages, or run forever
+    member: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    transaction_timeout_ms: int = 10_000
+    session_timeout_ms: int = 10_000
+
+
+@dataclass
+class Counters:
+    """What this member has done (committed transactions only)."""
+
+    consumed: int = 0
+    results: int = 0
+    dead_letters: int = 0
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
+    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+    transactions: int = 0
+    aborted: int = 0
+    lag: int | None = None
+    partitions: set[int] = field(default_factory=set)  # consumed from
+    revocations: int = 0
+
+
+@dataclass
+class Message:
+    """The parts of a consumed message the outputs need."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class Member:
+    """One consumer group member (not thread-safe: one per process)."""
+
+    def __init__(self, engine: Engine, config: MemberConfig,
+                 on_progress: Callable[[Progress], None] | None = None):
+        self.engine = engine
+        self.config = config
+        self.on_progress = on_progress or (lambda p: None)
+        self.counters = Counters()
+        self.started = time.perf_counter()
+        self.active = 0.0  # seconds spent on batches, for the throughput figure
+        self.stopped_idle = False
+        self._fatal: Any = None  # a fatal error reported by a client's error callback
+        self._trouble = 0.0  # when a client last reported an error
+        self._index: list[int] = []  # batch index of each parsed row of the current batch
+
+    # -- clients ---------------------------------------------------------
+    def _clients(self) -> tuple[Any, Any]:
+        from confluent_kafka import Consumer, Producer
+
+        c = self.config
+        consumer = Consumer({
+            "bootstrap.servers": c.input.servers, "group.id": c.group,
+            "enable.auto.commit": False, "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest", "session.timeout.ms": c.session_timeout_ms,
+            "partition.assignment.strategy": "roundrobin",
+            "fetch.max.bytes": 64 * 2**20, "max.partition.fetch.bytes": 16 * 2**20,
+            "error_cb": self._client_error, "log_level": 3,
+        })
+        producer = Producer({
+            "bootstrap.servers": c.output.servers,
+            # One id per member: a restarted member fences its previous incarnation.
+            "transactional.id": f"pyengine-{c.group}-{c.member}",
+            "transaction.timeout.ms": c.transaction_timeout_ms,
+            "linger.ms": 5, "compression.type": "lz4",
+            "queue.buffering.max.messages": 2 * c.batch_size + 1000,
+            "error_cb": self._client_error, "log_level": 3,
+        })
+        return consumer, producer
+
+    def _client_error(self, error: Any) -> None:
+        if error.fatal():
+            self._fatal = error
+        # Other errors (a broker going away) are retried by the clients; meanwhile no
+        # message can arrive, which must not count as the input being idle.
+        self._trouble = time.monotonic()
+
+    # -- running ---------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Consume until stopped (idle, or a fatal error); returns the member's report."""
+        from confluent_kafka import KafkaException
+
+        c = self.config
+        for url in (c.output, c.dlq):
+            ensure_topic(url, partitions=1)
+        consumer, producer = self._clients()
+        try:
+            producer.init_transactions(30)
+        except KafkaException as exc:
+            raise KafkaError(f"cannot start transactions on {c.output.servers}: "
+                             f"{exc.args[0].str()}") from exc
+        consumer.subscribe([c.input.topic], on_revoke=self._revoked, on_lost=self._revoked)
+        last_message = time.monotonic()
+        try:
+            while True:
+                if self._fatal is not None:
+                    raise KafkaError(f"Kafka client failed: {self._fatal.str()}")
+                batch = self._poll(consumer)
+                if not batch:
+                    idle = time.monotonic() - max(last_message, self._trouble)
+                    if c.stop_when_idle is not None and idle >= c.stop_when_idle:
+                        self.stopped_idle = True
+                        break
+                    continue
+                last_message = time.monotonic()
+                start = time.perf_counter()
+                self._process(consumer, producer, batch)
+                self.active += time.perf_counter() - start
+                self._progress(consumer)
+        finally:
+            consumer.close()
+        return self.report()
+
+    def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
+        # Nothing to commit or abort: no transaction is ever open while the consumer
+        # polls, so revoked partitions have committed all they produced, and lost ones
+        # lose nothing (the new owner starts at the committed offsets).
+        self.counters.revocations += 1
+
+    def _poll(self, consumer: Any) -> list[Message]:
+        batch = []
+        for msg in consumer.consume(self.config.batch_size, timeout=0.5):
+            error = msg.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaError(f"consumer failed: {error.str()}")
+                self._trouble = time.monotonic()
+                continue  # transient (a broker restarting): the client retries
+            batch.append(Message(msg.topic(), msg.partition(), msg.offset(), msg.key(),
+                                 msg.value() or b""))
+        return batch
+
+    def _process(self, consumer: Any, producer: Any, batch: list[Message]) -> None:
+        """Evaluate a batch and commit it, or abort it and rewind to the committed offsets."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        outputs, parse_errors = self._evaluate(batch)
+        ends: dict[tuple[str, int], int] = {}
+        for m in batch:
+            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset)
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(ends.items())]
+        try:
+            producer.begin_transaction()
+            results, letters = self._produce(producer, batch, outputs, parse_errors)
+            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
+            self._commit(producer)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal() or not error.txn_requires_abort():
+                raise KafkaError(f"the transaction failed: {error.str()}; the member "
+                                 "stops so a supervisor can restart it") from exc
+            producer.abort_transaction(60)
+            self.counters.aborted += 1
+            _rewind(consumer)
+            return
+        self._count(batch, outputs, results, letters)
+
+    def _commit(self, producer: Any) -> None:
+        from confluent_kafka import KafkaException
+
+        while True:
+            try:
+                producer.commit_transaction(60)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable():
+                    raise
+
+    def _evaluate(self, batch: list[Message]) -> tuple[list[ChunkOutput], dict[int, str]]:
+        """Parse and evaluate; returns the chunk outputs and parse errors by batch index."""
+        rows: list[Any] = []
+        index: list[int] = []  # batch index of each parsed row
+        parse_errors: dict[int, str] = {}
+        for i, m in enumerate(batch):
+            try:
+                rows.append(json.loads(m.value))
+                index.append(i)
+            except (ValueError, UnicodeDecodeError) as exc:
+                parse_errors[i] = f"invalid JSON: {exc}"
+        self._index = index
+        size = max(1, -(-len(rows) // max(1, self.config.workers)))
+        chunks = [(s, rows[s:s + size]) for s in range(0, len(rows), size)]
+        outputs = run_chunks(self.engine, chunks, self.config.workers,
+                             source=self.config.input.topic)
+        return outputs, parse_errors
+
+    def _produce(self, producer: Any, batch: list[Message], outputs: list[ChunkOutput],
+                 parse_errors: dict[int, str]) -> tuple[int, int]:
+        c = self.config
+        results = letters = 0
+        for out in outputs:
+            positions = out.results.column("position").to_numpy()
+            for position, line in zip(positions.tolist(), _json_lines(self._located(
+                    out.results, batch, positions)), strict=True):
+                _produce(producer, c.output.topic, line, batch[self._index[position]].key, None)
+                results += 1
+            for letter in out.dead_letters:
+                m = batch[self._index[letter["position"]]]
+                self._dead_letter(producer, m, letter["error"], letter["record"])
+                letters += 1
+        for i, reason in parse_errors.items():
+            m = batch[i]
+            text = m.value.decode("utf-8", "backslashreplace")
+            self._dead_letter(producer, m, {"kind": "parse", "message": reason, "rule": None},
+                              text)
+            letters += 1
+        return results, letters
+
+    def _located(self, results: pa.Table, batch: list[Message],
+                 positions: np.ndarray) -> pa.Table:
+        """Results with the source topic, partition and offset in place of the position."""
+        where = [batch[i] for i in np.asarray(self._index)[positions].tolist()]
+        return results.drop_columns(["position"]).add_column(0, "offset", pa.array(
+            [m.offset for m in where], pa.int64())).add_column(0, "partition", pa.array(
+                [m.partition for m in where], pa.int32())).add_column(
+            0, "topic", pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(len(where), np.int32)), pa.array([self.config.input.topic])))
+
+    def _dead_letter(self, producer: Any, m: Message, error: dict[str, Any],
+                     record: Any) -> None:
+        version = self.engine.ruleset_version
+        value = {"source": {"topic": m.topic, "partition": m.partition, "offset": m.offset},
+                 "error": error, "record": record, "ruleset_version": version,
+                 "original": base64.b64encode(m.value).decode("ascii")}
+        headers = [
+            ("pyengine.source.topic", m.topic.encode()),
+            ("pyengine.source.partition", str(m.partition).encode()),
+            ("pyengine.source.offset", str(m.offset).encode()),
+            ("pyengine.error.kind", error["kind"].encode()),
+            ("pyengine.error.message", error["message"].encode("utf-8", "backslashreplace")),
+            ("pyengine.error.rule", (error["rule"] or "").encode()),
+            ("pyengine.ruleset_version", version.encode()),
+        ]
+        _produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"), m.key,
+                 None, headers)
+
+    # -- accounting ------------------------------------------------------
+    def _count(self, batch: list[Message], outputs: list[ChunkOutput], results: int,
+               letters: int) -> None:
+        n = self.counters
+        n.transactions += 1
+        n.consumed += len(batch)
+        n.partitions.update(m.partition for m in batch)
+        n.results += results
+        n.dead_letters += letters
+        for out in outputs:
+            for action, count in out.decisions.items():
+                n.decisions[action] += count
+            for d in out.dead_letters:
+                kind = d["error"]["kind"]
+                n.dead_letter_kinds[kind] = n.dead_letter_kinds.get(kind, 0) + 1
+        parse = letters - sum(len(o.dead_letters) for o in outputs)
+        if parse:
+            n.dead_letter_kinds["parse"] = n.dead_letter_kinds.get("parse", 0) + parse
+
+    def _progress(self, consumer: Any) -> None:
+        self.counters.lag = _lag(consumer)
+        done = self.counters.consumed
+        total = done + self.counters.lag if self.counters.lag is not None else None
+        self.on_progress(Progress(done=done, total=total, dead_letters=self.counters.dead_letters,
+                                  elapsed=self.active))
+
+    def report(self) -> dict[str, Any]:
+        """The member's report: report.json's fields plus Kafka's."""
+        n, c = self.counters, self.config
+        tps = n.consumed / self.active if self.active > 0 else 0.0
+        return {
+            "input_records": n.consumed, "results": n.results, "dead_letters": n.dead_letters,
+            "dead_letter_kinds": n.dead_letter_kinds, "decisions": n.decisions,
+            "workers": c.workers, "wall_seconds": round(time.perf_counter() - self.started, 3),
+            "busy_seconds": round(self.active, 3), "tps": round(tps, 1),
+            "ruleset_version": self.engine.ruleset_version,
+            "kafka": {"input": str(c.input), "output": str(c.output), "dlq": str(c.dlq),
+                      "group": c.group, "member": c.member, "partitions": sorted(n.partitions),
+                      "revocations": n.revocations,
+                      "transactions": n.transactions, "aborted": n.aborted, "lag": n.lag},
+            "complete": self.stopped_idle,
+        }
+
+
+def _json_lines(table: pa.Table) -> list[bytes]:
+    """One JSON object per row, as ``json_safe`` would give it (decimals as text)."""
+    import polars as pl
+
+    if table.num_rows == 0:
+        return []
+    text: str = pl.from_arrow(table).write_ndjson()  # type: ignore[union-attr]
+    return [line.encode() for line in text.splitlines()]
+
+
+def _rewind(consumer: Any) -> None:
+    """Seek every assigned partition back to its committed offset."""
+    from confluent_kafka import OFFSET_BEGINNING
+
+    assignment = consumer.assignment()
+    if not assignment:
+        return
+    for tp in consumer.committed(assignment, timeout=30):
+        if tp.offset < 0:
+            tp.offset = OFFSET_BEGINNING
+        consumer.seek(tp)
+
+
+def _lag(consumer: Any) -> int | None:
+    """Messages left in the assigned partitions, when the client knows."""
+    lag = 0
+    try:
+        for tp in consumer.position(consumer.assignment()):
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+            if high < 0 or tp.offset < 0:
+                return None
+            lag += max(0, high - tp.offset)
+    except Exception:  # the client may not know yet (no fetch response)
+        return None
+    return lag
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A human summary of a member's report."""
+    k = report["kafka"]
+    lines = [
+        f"member {k['member']} of group {k['group']}: partitions {k['partitions']} of "
+        f"{k['input']}",
+        f"  consumed       {report['input_records']:,}",
+        f"  results        {report['results']:,} -> {k['output']}",
+        f"  dead letters   {report['dead_letters']:,} -> {k['dlq']}  " + ", ".join(
+            f"{kind}: {n:,}" for kind, n in report["dead_letter_kinds"].items()),
+        "  decisions      " + ", ".join(f"{a}: {n:,}" for a, n in report["decisions"].items()),
+        f"  transactions   {k['transactions']:,} committed, {k['aborted']:,} aborted",
+        f"  throughput     {report['tps']:,.0f} transactions/s over "
+        f"{report['busy_seconds']:.1f} busy seconds ({report['wall_seconds']:.1f} s in all)",
+        f"  lag            {'unknown' if k['lag'] is None else format(k['lag'], ',')}",
+    ]
+    return "\n".join(lines)
