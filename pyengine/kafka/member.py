@@ -91,6 +91,7 @@ class Member:
         self.started = time.perf_counter()
         self.active = 0.0  # seconds spent on batches, for the throughput figure
         self.stopped_idle = False
+        self.first_batch = self.last_batch = 0.0  # epoch seconds: when work began and ended
         self._fatal: Any = None  # a fatal error reported by a client's error callback
         self._trouble = 0.0  # when a client last reported an error
         self._index: list[int] = []  # batch index of each parsed row of the current batch
@@ -155,8 +156,10 @@ class Member:
                     continue
                 last_message = time.monotonic()
                 start = time.perf_counter()
+                self.first_batch = self.first_batch or time.time()
                 self._process(consumer, producer, batch)
                 self.active += time.perf_counter() - start
+                self.last_batch = time.time()
                 self._progress(consumer)
         finally:
             consumer.close()
@@ -323,7 +326,8 @@ class Member:
             "ruleset_version": self.engine.ruleset_version,
             "kafka": {"input": str(c.input), "output": str(c.output), "dlq": str(c.dlq),
                       "group": c.group, "member": c.member, "partitions": sorted(n.partitions),
-                      "revocations": n.revocations,
+                      "revocations": n.revocations, "first_batch": self.first_batch,
+                      "last_batch": self.last_batch,
                       "transactions": n.transactions, "aborted": n.aborted, "lag": n.lag},
             "complete": self.stopped_idle,
         }
