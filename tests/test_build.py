@@ -112,7 +112,8 @@ def test_missing_tools_give_clear_errors(tmp_path: Path, monkeypatch: pytest.Mon
 
 @pytest.mark.gradle
 @pytest.mark.jvm
-def test_gradle_builds_an_equivalent_jar(tmp_path: Path) -> None:
+def test_gradle_builds_an_equivalent_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYENGINE_CACHE_DIR", str(tmp_path / "cache"))  # Gradle must compile
     gradle = build_rules(EXAMPLES, tmp_path / "g", "gradle")
     javac = build_rules(EXAMPLES, tmp_path / "j", "javac")
     assert gradle.work == "compiled"
