@@ -121,6 +121,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of bad records, of every kind (default 0)")
     p.set_defaults(func=cmd_generate)
 
+    p = sub.add_parser("bench", help="benchmarks on real compiled rules",
+                       description="Benchmarks on real compiled rules (see docs/benchmarks.md).")
+    bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    p = bench_sub.add_parser("scaling", help="throughput against worker threads",
+                             description="The scaling matrix: evaluate_batch on an in-memory "
+                             "table with each worker count; writes scaling.json and "
+                             "scaling.png to --out.")
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
+    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p.add_argument("--workers", type=_counts, default=[1, 2, 4, 8, 16, 24, 32],
+                   metavar="1,2,4,...", help="worker counts (default 1,2,4,8,16,24,32)")
+    p.add_argument("--runs", type=_positive, default=3, help="runs per count (median)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.set_defaults(func=cmd_bench_scaling)
+
     p = sub.add_parser("schema", help="print the JSON Schema of a rule set file",
                        description="Print the JSON Schema of rule set files, for editors.")
     p.set_defaults(func=cmd_schema)
@@ -181,6 +197,10 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _counts(text: str) -> list[int]:
+    return [_positive(part) for part in text.split(",")]
 
 
 def _duration(text: str) -> float:
@@ -292,6 +312,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     written = write_transactions(Path(args.out), args.count, args.clients, args.seed,
                                  args.bad_fraction)
     print(f"{args.out}: {written['records']} transactions, {written['bad']} bad")
+    return 0
+
+
+def cmd_bench_scaling(args: argparse.Namespace) -> int:
+    """``bench scaling --rules DIR``."""
+    from pyengine.bench.scaling import run
+    from pyengine.engine import load
+
+    engine = load(args.rules, builder=args.builder)
+    print(run(engine, args.records, args.workers, args.runs, args.out))
+    print(f"wrote {args.out / 'scaling.json'} and {args.out / 'scaling.png'}")
     return 0
 
 

@@ -352,3 +352,15 @@ def test_run_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
                  "--data", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "3,000 records" in out and "peak memory 3,000 / 1,000 records" in out
+
+
+def test_bench_scaling_writes_table_json_and_chart(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "pyengine", "bench", "scaling", "--rules",
+                          str(EXAMPLES), "--records", "3000", "--runs", "1", "--workers", "1,2",
+                          "--out", str(tmp_path), "--builder", "javac"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "← optimal" in out and "per 2-hour SLA window" in out
+    result = json.loads((tmp_path / "scaling.json").read_text())
+    assert [r["workers"] for r in result["matrix"]] == [1, 2]
+    assert result["matrix"][0]["scaling"] == 1.0 and result["optimal_workers"] in (1, 2)
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
