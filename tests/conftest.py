@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "rules"
+KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,3 +41,14 @@ def examples_compiled():  # type: ignore[no-untyped-def]
     from pyengine.pipeline import compile_rules
 
     return compile_rules(EXAMPLES, builder="javac")
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """The local broker, started for the session unless it already runs."""
+    started = subprocess.run([KAFKA_LOCAL, "status"]).returncode != 0
+    if started:
+        subprocess.run([KAFKA_LOCAL, "start"], check=True)
+    yield "127.0.0.1:9092"
+    if started:
+        subprocess.run([KAFKA_LOCAL, "stop"], check=True)

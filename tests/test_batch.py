@@ -364,3 +364,19 @@ def test_bench_scaling_writes_table_json_and_chart(tmp_path: Path) -> None:
     assert [r["workers"] for r in result["matrix"]] == [1, 2]
     assert result["matrix"][0]["scaling"] == 1.0 and result["optimal_workers"] in (1, 2)
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reading_parquet_keeps_memory_bounded(tmp_path: Path) -> None:
+    """Arrow memory while streaming a file stays near one batch, whatever the file size."""
+    from pyengine.batch.inputs import read_input
+
+    source = tmp_path / "big.parquet"
+    table = pa.concat_tables([pa.Table.from_pylist(sample_rows(2000, seed=s)) for s in range(20)])
+    pq.write_table(table, source, row_group_size=2000)  # 20 row groups
+    baseline = pa.total_allocated_bytes()
+    peak = 0
+    for item in read_input(source, 2000, {"client_id", "country"}):
+        peak = max(peak, pa.total_allocated_bytes() - baseline)
+        del item
+    one_group = table.slice(0, 2000).nbytes
+    assert peak < 4 * one_group, (peak, one_group)

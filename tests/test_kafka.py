@@ -16,7 +16,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +25,10 @@ from pyengine.kafka.generate import ensure_topic, produce_transactions
 from pyengine.kafka.url import KafkaUrl, parse_url
 from pyengine.reference.evaluator import evaluate
 from pyengine.spec.program import Program
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, KAFKA_LOCAL, ROOT
 
 pytestmark = pytest.mark.kafka
 SERVERS = "127.0.0.1:9092"
-KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[str]:
-    """The local broker, started for the session unless it already runs."""
-    started = subprocess.run([KAFKA_LOCAL, "status"]).returncode != 0
-    if started:
-        subprocess.run([KAFKA_LOCAL, "start"], check=True)
-    yield SERVERS
-    if started:
-        subprocess.run([KAFKA_LOCAL, "stop"], check=True)
 
 
 @pytest.fixture

@@ -96,7 +96,9 @@ def _parquet(file: Path, batch_rows: int, start: int,
     # building one Python-visible string per row, and Java decodes each value once.
     strings = [f.name for f in schema if f.name in dictionary
                and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
-    parquet = pq.ParquetFile(file, read_dictionary=strings)
+    # pre_buffer would keep every column chunk read so far until the file is done:
+    # memory would grow with the input instead of staying bounded.
+    parquet = pq.ParquetFile(file, read_dictionary=strings, pre_buffer=False)
     for batch in parquet.iter_batches(batch_size=batch_rows):
         yield Parsed(start, batch, file.name)
         start += batch.num_rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 
 from pyengine.batch.chunk import ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Item, Parsed, Unparsed, input_files, read_input
+from pyengine.batch.parts import PartWriter, Segment
 from pyengine.engine import Engine
 from pyengine.spec.program import ACTIONS
 
@@ -98,6 +100,10 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _done(segment: Segment) -> bool:
+    return segment.closed is not None and segment.closed.done()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -178,8 +184,10 @@ class Job:
         base_seconds = self.state.seconds
         progress = Progress(done=self.state.next_position, total=_total_records(self.config.input),
                             dead_letters=self.state.dead_letters)
-        def commit(segment: int, outputs: list[ChunkOutput], unparsed: list[Unparsed]) -> None:
-            self._commit_segment(segment, outputs, unparsed)
+        def commit(segment: Segment) -> None:
+            assert segment.closed is not None
+            segment.closed.result()  # the part file is in place (or its write failed)
+            self._commit_segment(segment)
             self.state.seconds = base_seconds + time.perf_counter() - started
             self.save_state()
             progress.done = self.state.next_position
@@ -187,25 +195,28 @@ class Job:
             progress.elapsed = self.state.seconds
             self.on_progress(progress)
 
-        # Part files are compressed on writer threads, several at once, while the workers
-        # evaluate the next segments; checkpoints follow strictly in segment order.
+        # Each segment's part file is written on its own thread while the workers carry
+        # on (several segments may be writing at once); checkpoints follow strictly in
+        # segment order. ``slots`` bounds the chunk tables waiting for a writer.
         workers = max(1, self.config.workers)
-        writing: deque[tuple[Future[None], int, list[ChunkOutput], list[Unparsed]]] = deque()
-
-        def commit_oldest() -> None:
-            write, segment, outputs, unparsed = writing.popleft()
-            write.result()
-            commit(segment, outputs, unparsed)
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool, \
-                ThreadPoolExecutor(workers, thread_name_prefix="pyengine-writer") as writers:
-            for segment, outputs, unparsed in self._segments(pool):
-                write = writers.submit(self._write_part, segment, outputs)
-                writing.append((write, segment, outputs, unparsed))
-                while writing and (len(writing) > workers or writing[0][0].done()):
-                    commit_oldest()
-            while writing:
-                commit_oldest()
+        slots = threading.BoundedSemaphore(2 * workers + 2)
+        closing: deque[Segment] = deque()
+        current: Segment | None = None
+        with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool:
+            for index, work in self._ordered(pool):
+                if current is None or current.index != index:
+                    if current is not None:
+                        current.closed = current.part.close()
+                        closing.append(current)
+                    current = Segment(index, self._part_writer(index, slots))
+                current.add(work)
+                while closing and (len(closing) > workers or _done(closing[0])):
+                    commit(closing.popleft())
+            if current is not None:
+                current.closed = current.part.close()
+                closing.append(current)
+            while closing:
+                commit(closing.popleft())
         self.state.seconds = base_seconds + time.perf_counter() - started
         self.state.complete = True
         report = self.report()
@@ -235,28 +246,18 @@ class Job:
                 yield segment, Parsed(position, _slice(item.batch, offset, end), item.source)
                 offset = end
 
-    def _segments(self, pool: ThreadPoolExecutor) -> Iterator[
-            tuple[int, list[ChunkOutput], list[Unparsed]]]:
-        """Completed segments in order, evaluated with bounded look-ahead."""
+    def _ordered(self, pool: ThreadPoolExecutor) -> Iterator[
+            tuple[int, ChunkOutput | Unparsed]]:
+        """(segment, chunk output or unparsable record) in input order, evaluated with
+        bounded look-ahead on the worker pool."""
         in_flight: deque[tuple[int, Future[ChunkOutput] | Unparsed]] = deque()
         limit = 2 * max(1, self.config.workers) + 2
-        current: int | None = None
-        outputs: list[ChunkOutput] = []
-        unparsed: list[Unparsed] = []
         compiled, layout = self.engine.compiled, self.engine.layout
 
-        def drain(keep: int) -> Iterator[tuple[int, list[ChunkOutput], list[Unparsed]]]:
-            nonlocal current, outputs, unparsed
+        def drain(keep: int) -> Iterator[tuple[int, ChunkOutput | Unparsed]]:
             while len(in_flight) > keep:
                 segment, work = in_flight.popleft()
-                if current is not None and segment != current:
-                    yield current, outputs, unparsed
-                    outputs, unparsed = [], []
-                current = segment
-                if isinstance(work, Unparsed):
-                    unparsed.append(work)
-                else:
-                    outputs.append(work.result())
+                yield segment, work if isinstance(work, Unparsed) else work.result()
 
         for segment, item in self._units():
             if isinstance(item, Unparsed):
@@ -266,27 +267,15 @@ class Job:
                     process_chunk, compiled, layout, item.batch, item.start, item.source)))
             yield from drain(limit)
         yield from drain(0)
-        if current is not None:
-            yield current, outputs, unparsed
 
-    def _write_part(self, segment: int, outputs: list[ChunkOutput]) -> None:
-        """results/part-<segment>.parquet, complete or absent (temp file, fsync, rename)."""
-        tables = [o.results for o in outputs]
-        table = (pa.concat_tables(tables) if tables else
-                 self.engine.layout.schema.empty_table()).combine_chunks()
-        part = self.out / RESULTS / f"part-{segment:06d}.parquet"
-        tmp = part.with_name(part.name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd", write_statistics=False,
-                       use_dictionary=self.engine.layout.dictionary_columns)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, part)
+    def _part_writer(self, segment: int, slots: threading.Semaphore) -> PartWriter:
+        layout = self.engine.layout
+        return PartWriter(self.out / RESULTS / f"part-{segment:06d}.parquet", layout.schema,
+                          layout.dictionary_columns, slots)
 
-    def _commit_segment(self, segment: int, outputs: list[ChunkOutput],
-                        unparsed: list[Unparsed]) -> None:
+    def _commit_segment(self, segment: Segment) -> None:
         """After its part file: the segment's dead letters, then the new state."""
-        letters = [d for o in outputs for d in o.dead_letters]
-        letters += [self._parse_letter(u) for u in unparsed]
+        letters = segment.letters + [self._parse_letter(u) for u in segment.unparsed]
         letters.sort(key=lambda d: d["position"])
         if letters:
             with open(self.out / DLQ, "ab") as fh:
@@ -296,14 +285,13 @@ class Job:
                 os.fsync(fh.fileno())
         _fsync_dir(self.out / RESULTS)  # the part file's rename is durable
         st = self.state
-        st.parts = segment + 1
-        st.next_position = (segment + 1) * self.config.checkpoint_every
+        st.parts = segment.index + 1
+        st.next_position = (segment.index + 1) * self.config.checkpoint_every
         st.dlq_bytes = (self.out / DLQ).stat().st_size
-        st.results += sum(o.results.num_rows for o in outputs)
+        st.results += segment.results
         st.dead_letters += len(letters)
-        for o in outputs:
-            for action, count in o.decisions.items():
-                st.decisions[action] += count
+        for action, count in segment.decisions.items():
+            st.decisions[action] += count
         for d in letters:
             kind = d["error"]["kind"]
             st.dead_letter_kinds[kind] = st.dead_letter_kinds.get(kind, 0) + 1

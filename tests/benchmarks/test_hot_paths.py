@@ -39,6 +39,8 @@ def test_bridge_call(benchmark: Any, examples_compiled: CompiledRules,
                      chunk: pa.RecordBatch) -> None:
     """One transaction through the single-call bridge (Engine.evaluate's core)."""
     txn = json_safe(chunk.slice(0, 1).to_pylist()[0])
+    for _ in range(20_000):
+        examples_compiled.evaluate(txn)  # let the JIT compile the Java side first
     outcome = benchmark(examples_compiled.evaluate, txn)
     assert outcome.error is None
 
@@ -54,6 +56,8 @@ def test_chunk_evaluation(benchmark: Any, examples_compiled: CompiledRules,
                           chunk: pa.RecordBatch) -> None:
     """Binding the columns and one evaluateChunk call in Java."""
     columns = convert_batch(examples_compiled.program.schema, chunk)
+    for _ in range(5):
+        examples_compiled.evaluate_columns(columns)  # JIT warm-up
     result = benchmark(examples_compiled.evaluate_columns, columns)
     assert result.count == ROWS
 
@@ -70,6 +74,8 @@ def test_result_building(benchmark: Any, examples_compiled: CompiledRules,
 def test_whole_chunk(benchmark: Any, examples_compiled: CompiledRules, layout: ResultLayout,
                      chunk: pa.RecordBatch) -> None:
     """A worker's whole job for one chunk: convert, evaluate, results, dead letters."""
+    for _ in range(5):
+        process_chunk(examples_compiled, layout, chunk, 0, "bench")  # JIT warm-up
     out = benchmark(process_chunk, examples_compiled, layout, chunk, 0, "bench")
     assert out.results.num_rows == ROWS
 

@@ -1,0 +1,114 @@
+"""Part files written while their segment is still being evaluated.
+
+A segment's results go to ``results/part-N.parquet.tmp`` chunk by chunk, on the
+segment's own writer thread, in row groups of a fixed size (so the file depends
+on the input and the rules only, not on chunk sizes or worker counts). Memory
+stays bounded: at most ``slots`` chunk tables wait for a writer, whatever the
+size of a segment. ``close`` flushes, fsyncs and renames the file into place.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pyengine.batch.chunk import ChunkOutput
+from pyengine.batch.inputs import Unparsed
+from pyengine.spec.program import ACTIONS
+
+ROW_GROUP = 131_072
+
+
+class PartWriter:
+    """One part file, appended to in order from one thread, written on another."""
+
+    def __init__(self, path: Path, schema: pa.Schema, use_dictionary: list[str],
+                 slots: threading.Semaphore):
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self._schema = schema
+        self._use_dictionary = use_dictionary
+        self._slots = slots
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="pyengine-writer")
+        self._writer: pq.ParquetWriter | None = None
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self._error: BaseException | None = None
+
+    def add(self, table: pa.Table) -> None:
+        """Queue ``table`` (the next rows); blocks while too many tables wait."""
+        self._slots.acquire()
+        self._thread.submit(self._append, table)
+
+    def close(self) -> Future[None]:
+        """Write the rest, fsync, rename into place; the future fails if any write did."""
+        future = self._thread.submit(self._finish)
+        self._thread.shutdown(wait=False)
+        return future
+
+    def _append(self, table: pa.Table) -> None:
+        try:
+            if self._error is None:
+                self._buffer.append(table)
+                self._buffered += table.num_rows
+                while self._buffered >= ROW_GROUP:
+                    self._flush(ROW_GROUP)
+        except BaseException as exc:  # reported by close(), which the commit waits for
+            self._error = exc
+        finally:
+            self._slots.release()
+
+    def _flush(self, rows: int) -> None:
+        table = pa.concat_tables(self._buffer).combine_chunks()
+        self._file().write_table(table.slice(0, rows), row_group_size=max(rows, 1))
+        rest = table.slice(rows)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+
+    def _file(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, self._schema, compression="zstd",
+                                            write_statistics=False,
+                                            use_dictionary=self._use_dictionary)
+        return self._writer
+
+    def _finish(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._buffered:
+            self._flush(self._buffered)
+        self._file().close()  # a segment without results still gets its (empty) file
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+
+@dataclass
+class Segment:
+    """What a segment produced, for its commit: counts and dead letters, not results."""
+
+    index: int
+    part: PartWriter
+    results: int = 0
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    unparsed: list[Unparsed] = field(default_factory=list)
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
+    closed: Future[None] | None = None
+
+    def add(self, work: ChunkOutput | Unparsed) -> None:
+        """The next chunk (or unparsable record) of the segment, in input order."""
+        if isinstance(work, Unparsed):
+            self.unparsed.append(work)
+            return
+        self.part.add(work.results)
+        self.results += work.results.num_rows
+        self.letters += work.dead_letters
+        for action, count in work.decisions.items():
+            self.decisions[action] += count
