@@ -1,9 +1,10 @@
 """Every command in the user docs runs: each ```sh and ```python block, in a scratch dir.
 
 Blocks run in order per page, in a directory holding a copy of ``examples/``, with
-this environment's ``pyengine`` first on the PATH. The install block (``git clone``,
-``make``) is what CI itself does, so it is not repeated here; Kafka pages run against
-the local broker the Kafka tests use, without starting or stopping it.
+this environment's ``pyengine`` first on the PATH. Blocks that install or test
+(``git clone``, ``make``, ``pytest``) are what CI itself does, so they are not
+repeated; Kafka pages run against the local broker the Kafka tests use, without
+starting or stopping it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def blocks(page: Path) -> list[tuple[str, str]]:
     """(language, code) of the runnable blocks of a page."""
     found = []
     for lang, code in BLOCK.findall(page.read_text()):
-        if "git clone" in code:
-            continue
+        if any(skip in code for skip in ("git clone", "make ", "pytest")):
+            continue  # installing and testing: what CI itself does
         if lang == "sh":
             code = "\n".join(line for line in code.splitlines()
                              if not line.startswith("scripts/kafka-local"))
@@ -38,6 +39,7 @@ def blocks(page: Path) -> list[tuple[str, str]]:
 
 def run_page(page: Path, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)  # .venv/bin/pyengine
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     for lang, code in blocks(page):
         command = ["bash", "-euo", "pipefail", "-c", code] if lang == "sh" else [
@@ -47,10 +49,19 @@ def run_page(page: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.jvm
-@pytest.mark.parametrize("page", ["getting-started.md", "commands.md"])
+@pytest.mark.parametrize("page", ["README.md", "docs/getting-started.md", "docs/commands.md"])
 def test_commands_in_docs_run(page: str, tmp_path: Path) -> None:
-    assert blocks(DOCS / page), "the page has commands"
-    run_page(DOCS / page, tmp_path)
+    assert blocks(ROOT / page), "the page has commands"
+    run_page(ROOT / page, tmp_path)
+
+
+def test_every_page_with_commands_is_run() -> None:
+    """A new page with ```sh or ```python blocks must be added to the tests above."""
+    tested = {"README.md", "getting-started.md", "commands.md", "kafka.md",
+              "benchmarks.md"}  # benchmarks: run with small sizes in test_batch.py
+    for page in [ROOT / "README.md", *DOCS.glob("*.md")]:
+        if blocks(page):
+            assert page.name in tested, f"{page.name} has commands that no test runs"
 
 
 @pytest.mark.kafka

@@ -71,16 +71,33 @@ class Progress:
 
 
 @dataclass
-class State:
+class Tally:
+    """Results, decisions and dead letters (by kind) counted so far."""
+
+    results: int = 0
+    dead_letters: int = 0
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
+    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+
+    def count(self, results: int, decisions: dict[str, int],
+              letters: list[dict[str, Any]]) -> None:
+        """Add a committed batch: its result count, decisions and dead letters."""
+        self.results += results
+        for action, n in decisions.items():
+            self.decisions[action] += n
+        self.dead_letters += len(letters)
+        for d in letters:
+            kind = d["error"]["kind"]
+            self.dead_letter_kinds[kind] = self.dead_letter_kinds.get(kind, 0) + 1
+
+
+@dataclass
+class State(Tally):
     """What the checkpoint remembers."""
 
     next_position: int = 0
     parts: int = 0
     dlq_bytes: int = 0
-    results: int = 0
-    dead_letters: int = 0
-    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
-    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     complete: bool = False
 
@@ -288,13 +305,7 @@ class Job:
         st.parts = segment.index + 1
         st.next_position = (segment.index + 1) * self.config.checkpoint_every
         st.dlq_bytes = (self.out / DLQ).stat().st_size
-        st.results += segment.results
-        st.dead_letters += len(letters)
-        for action, count in segment.decisions.items():
-            st.decisions[action] += count
-        for d in letters:
-            kind = d["error"]["kind"]
-            st.dead_letter_kinds[kind] = st.dead_letter_kinds.get(kind, 0) + 1
+        st.count(segment.results, segment.decisions, letters)
 
     def _parse_letter(self, u: Unparsed) -> dict[str, Any]:
         # Bytes that were not UTF-8 show as \xNN escapes instead of breaking the DLQ file.

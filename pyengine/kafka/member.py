@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from pyengine.batch.chunk import ChunkOutput
-from pyengine.batch.job import Progress
+from pyengine.batch.job import Progress, Tally
 from pyengine.engine import Engine, run_chunks
 from pyengine.kafka.generate import _produce, ensure_topic
 from pyengine.kafka.url import KafkaError, KafkaUrl
@@ -53,14 +53,10 @@ class MemberConfig:
 
 
 @dataclass
-class Counters:
+class Counters(Tally):
     """What this member has done (committed transactions only)."""
 
     consumed: int = 0
-    results: int = 0
-    dead_letters: int = 0
-    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
-    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
     transactions: int = 0
     aborted: int = 0
     lag: int | None = None
@@ -195,7 +191,7 @@ class Member:
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(ends.items())]
         try:
             producer.begin_transaction()
-            results, letters = self._produce(producer, batch, outputs, parse_errors)
+            letters = self._produce(producer, batch, outputs, parse_errors)
             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
             self._commit(producer)
         except KafkaException as exc:
@@ -207,7 +203,7 @@ class Member:
             self.counters.aborted += 1
             _rewind(consumer)
             return
-        self._count(batch, outputs, results, letters)
+        self._count(batch, outputs, letters)
 
     def _commit(self, producer: Any) -> None:
         from confluent_kafka import KafkaException
@@ -239,26 +235,25 @@ class Member:
         return outputs, parse_errors
 
     def _produce(self, producer: Any, batch: list[Message], outputs: list[ChunkOutput],
-                 parse_errors: dict[int, str]) -> tuple[int, int]:
-        c = self.config
-        results = letters = 0
+                 parse_errors: dict[int, str]) -> list[dict[str, Any]]:
+        """Produce the batch's results and dead letters; returns the dead letters."""
+        letters: list[dict[str, Any]] = []
         for out in outputs:
             positions = out.results.column("position").to_numpy()
             for position, line in zip(positions.tolist(), _json_lines(self._located(
                     out.results, batch, positions)), strict=True):
-                _produce(producer, c.output.topic, line, batch[self._index[position]].key, None)
-                results += 1
+                key = batch[self._index[position]].key
+                _produce(producer, self.config.output.topic, line, key, None)
             for letter in out.dead_letters:
-                m = batch[self._index[letter["position"]]]
-                self._dead_letter(producer, m, letter["error"], letter["record"])
-                letters += 1
+                self._dead_letter(producer, batch[self._index[letter["position"]]],
+                                  letter["error"], letter["record"])
+                letters.append(letter)
         for i, reason in parse_errors.items():
             m = batch[i]
-            text = m.value.decode("utf-8", "backslashreplace")
-            self._dead_letter(producer, m, {"kind": "parse", "message": reason, "rule": None},
-                              text)
-            letters += 1
-        return results, letters
+            error = {"kind": "parse", "message": reason, "rule": None}
+            self._dead_letter(producer, m, error, m.value.decode("utf-8", "backslashreplace"))
+            letters.append({"error": error})
+        return letters
 
     def _located(self, results: pa.Table, batch: list[Message],
                  positions: np.ndarray) -> pa.Table:
@@ -289,23 +284,17 @@ class Member:
                  None, headers)
 
     # -- accounting ------------------------------------------------------
-    def _count(self, batch: list[Message], outputs: list[ChunkOutput], results: int,
-               letters: int) -> None:
+    def _count(self, batch: list[Message], outputs: list[ChunkOutput],
+                letters: list[dict[str, Any]]) -> None:
         n = self.counters
         n.transactions += 1
         n.consumed += len(batch)
         n.partitions.update(m.partition for m in batch)
-        n.results += results
-        n.dead_letters += letters
+        decisions = dict.fromkeys(ACTIONS, 0)
         for out in outputs:
             for action, count in out.decisions.items():
-                n.decisions[action] += count
-            for d in out.dead_letters:
-                kind = d["error"]["kind"]
-                n.dead_letter_kinds[kind] = n.dead_letter_kinds.get(kind, 0) + 1
-        parse = letters - sum(len(o.dead_letters) for o in outputs)
-        if parse:
-            n.dead_letter_kinds["parse"] = n.dead_letter_kinds.get("parse", 0) + parse
+                decisions[action] += count
+        n.count(sum(o.results.num_rows for o in outputs), decisions, letters)
 
     def _progress(self, consumer: Any) -> None:
         self.counters.lag = _lag(consumer)
