@@ -68,16 +68,26 @@ class ChunkResult:
     @classmethod
     def allocate(cls, n: int, words: int, max_fired: int, outputs: list[tuple[str, Type]],
                  capacity: dict[str, int]) -> ChunkResult:
-        """Result arrays for ``n`` input rows (offsets zeroed, the rest uninitialized)."""
+        """Result arrays for ``n`` input rows.
+
+        Java writes every element Python reads (the columns by input row only for rows
+        that were not skipped), so only the first offset of each list starts at 0:
+        zeroing megabytes per chunk would cost more than the evaluation of many rows.
+        """
         def empty(size: int, dtype: Any) -> np.ndarray:
             return np.empty(max(size, 1), dtype)  # a direct buffer needs at least one byte
 
-        out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
-                      empty(n, np.uint8), np.zeros(n + 1, np.int32)) for name, t in outputs}
+        def offsets(size: int) -> np.ndarray:
+            arr = np.empty(size + 1, np.int32)
+            arr[0] = 0
+            return arr
+
+        out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]), empty(n, np.uint8),
+                      offsets(n) if t.kind == "list" else offsets(0)) for name, t in outputs}
         kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
-        return cls(np.zeros(n + 1, np.int32), empty(n, np.int32), empty(n * words, np.int64),
-                   np.zeros(n, np.int32), empty(n, np.int32), empty(n, np.int8),
-                   np.zeros(n + 1, np.int32), empty(n * max_fired, np.int32), out, kinds)
+        return cls(offsets(n), empty(n, np.int32), empty(n * words, np.int64),
+                   empty(n, np.int32), empty(n, np.int32), empty(n, np.int8),
+                   offsets(n), empty(n * max_fired, np.int32), out, kinds)
 
     @property
     def count(self) -> int:
@@ -233,17 +243,18 @@ class CompiledRules:
 
         for index, f in enumerate(self.fields):
             col = columns.columns[f.name]
-            valid = col.present[from_:to].astype(np.uint8) if f.optional else None
+            # numpy bools are bytes of 0 or 1: Java reads them in place
+            valid = col.present[from_:to].view(np.uint8) if f.optional else None
             offsets = data = None
+            size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
             if java_kind(f.type) == "String":
                 # Arrow's own UTF-8 bytes and offsets: Java decodes the values it reads.
                 offsets, data = _utf8_buffers(col.dictionary)
             chunk.bindInput(index, buf(np.ascontiguousarray(col.values[from_:to])),
                             buf(valid) if valid is not None else None,
                             buf(offsets) if offsets is not None else None,
-                            buf(data) if data is not None else None,
-                            len(col.dictionary))
-        chunk.bindMask(buf(columns.ok[from_:to].astype(np.uint8)))
+                            buf(data) if data is not None else None, size)
+        chunk.bindMask(buf(columns.ok[from_:to].view(np.uint8)))
         result = ChunkResult.allocate(n, self.words, self.program.max_fired, self.outputs,
                                       self.capacity)
         result.detail = self._jstring_array(n)

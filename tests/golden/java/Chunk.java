@@ -24,29 +24,24 @@ public final class Chunk {
     private IntBuffer dictOffsets0;
     private ByteBuffer dictData0;
     private String[] dict0;
-    private final Utf8Cache recent0 = new Utf8Cache();
     private IntBuffer in1; // client_id
     private IntBuffer dictOffsets1;
     private ByteBuffer dictData1;
     private String[] dict1;
-    private final Utf8Cache recent1 = new Utf8Cache();
     private LongBuffer in2; // amount
     private IntBuffer in3; // currency (no rule reads it)
     private IntBuffer dictOffsets3;
     private ByteBuffer dictData3;
     private String[] dict3;
-    private final Utf8Cache recent3 = new Utf8Cache();
     private IntBuffer in4; // country
     private IntBuffer dictOffsets4;
     private ByteBuffer dictData4;
     private String[] dict4;
-    private final Utf8Cache recent4 = new Utf8Cache();
     private LongBuffer in5; // mcc
     private IntBuffer in6; // channel
     private IntBuffer dictOffsets6;
     private ByteBuffer dictData6;
     private String[] dict6;
-    private final Utf8Cache recent6 = new Utf8Cache();
     private LongBuffer in7; // ts
     private LongBuffer in8; // account_age_days (no rule reads it)
     private LongBuffer in9; // txn_count_24h
@@ -56,7 +51,6 @@ public final class Chunk {
     private IntBuffer dictOffsets12;
     private ByteBuffer dictData12;
     private String[] dict12;
-    private final Utf8Cache recent12 = new Utf8Cache();
     private ByteBuffer valid12;
 
     private ByteBuffer mask;
@@ -89,8 +83,10 @@ public final class Chunk {
 
     /**
      * Bind input field {@code field} (index into Rules.FIELDS). A string field comes as
-     * int32 codes into a dictionary of {@code size} UTF-8 values given as Arrow lays them
-     * out (size + 1 int32 offsets, then the bytes); values are decoded when first read.
+     * int32 codes into a dictionary of UTF-8 values given as Arrow lays them out (one
+     * more int32 offset than values, then the bytes). With {@code size} > 0 each value
+     * is decoded once, when first read; size 0 says the codes are all distinct (a plain
+     * column, its own dictionary), so nothing is worth remembering per code.
      */
     public void bindInput(int field, ByteBuffer values, ByteBuffer validity,
                           ByteBuffer dictOffsets, ByteBuffer dictData, int size) {
@@ -239,8 +235,18 @@ public final class Chunk {
         }
     }
 
+    /** The evaluator's caches of recent string values, one per field (see Evaluator). */
+    private Utf8Cache[] recent;
+
+    void useCaches(Utf8Cache[] recent) {
+        this.recent = recent;
+    }
+
     private static String decode(IntBuffer offsets, ByteBuffer data, String[] cache,
                                  Utf8Cache recent, int code) {
+        if (cache.length == 0) {
+            return recent.get(data, offsets.get(code), offsets.get(code + 1));
+        }
         String s = cache[code];
         if (s == null) {
             s = recent.get(data, offsets.get(code), offsets.get(code + 1));
@@ -251,17 +257,17 @@ public final class Chunk {
 
     /** Copy row i into r: only the fields some rule reads (and client_id, for routing). */
     void load(int i, Record r) {
-        r.f_client_id = decode(dictOffsets1, dictData1, dict1, recent1, in1.get(i));
+        r.f_client_id = decode(dictOffsets1, dictData1, dict1, recent[1], in1.get(i));
         r.f_amount = in2.get(i);
-        r.f_country = decode(dictOffsets4, dictData4, dict4, recent4, in4.get(i));
+        r.f_country = decode(dictOffsets4, dictData4, dict4, recent[4], in4.get(i));
         r.f_mcc = in5.get(i);
-        r.f_channel = decode(dictOffsets6, dictData6, dict6, recent6, in6.get(i));
+        r.f_channel = decode(dictOffsets6, dictData6, dict6, recent[6], in6.get(i));
         r.f_ts = in7.get(i);
         r.f_txn_count_24h = in9.get(i);
         r.f_vip = in10.get(i) != 0;
         r.f_score = in11.get(i);
         r.has_note = valid12.get(i) != 0;
-        if (r.has_note) r.f_note = decode(dictOffsets12, dictData12, dict12, recent12, in12.get(i));
+        if (r.has_note) r.f_note = decode(dictOffsets12, dictData12, dict12, recent[12], in12.get(i));
     }
 
     /**

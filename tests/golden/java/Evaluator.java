@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import pyengine.runtime.ErrorCode;
 import pyengine.runtime.StringDict;
+import pyengine.runtime.Utf8Cache;
 
 /**
  * Evaluates transactions. Not thread-safe: each worker thread owns one
@@ -15,6 +16,12 @@ public final class Evaluator {
     /** The single-transaction entry point: fill record, call evaluate(), read result. */
     public final Record record = new Record();
     public final Result result = new Result();
+    /** Recent string values per field, kept from chunk to chunk (see Utf8Cache). */
+    private final Utf8Cache[] recent = new Utf8Cache[13];
+
+    {
+        for (int k = 0; k < recent.length; k++) recent[k] = new Utf8Cache();
+    }
     private final RuleSet0 set0 = new RuleSet0();
 
     public void evaluate() {
@@ -143,6 +150,7 @@ public final class Evaluator {
      * ones. Ranges go in order from row 0 (see Chunk.store).
      */
     public void evaluateChunk(Chunk chunk, int from, int to) {
+        chunk.useCaches(recent);
         for (int i = from; i < to; i++) {
             if (chunk.skip(i)) {
                 chunk.storeEmpty(i);
