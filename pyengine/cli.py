@@ -239,6 +239,10 @@ def _run_kafka(args: argparse.Namespace) -> int:
     config = MemberConfig(parse_url(args.input), parse_url(args.output), parse_url(args.dlq),
                           args.group, args.workers or default_workers(), args.batch_size,
                           args.stop_when_idle)
+    if len({config.input.servers, config.output.servers, config.dlq.servers}) > 1:
+        # One Kafka transaction holds the results, the dead letters and the input offsets.
+        raise KafkaUsageError("--input, --output and --dlq must be on the same Kafka cluster "
+                              "(the same HOST:PORT): one transaction covers all three")
     if args.member:
         config.member = args.member
     engine = load(args.rules, builder=args.builder)

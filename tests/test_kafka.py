@@ -184,4 +184,7 @@ def test_kafka_usage_errors(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "--group" in missing.stderr
     mixed = run("--input", "kafka://h:1/t", "--output", str(tmp_path))
     assert mixed.returncode == 2 and "both --input and --output" in mixed.stderr
-    assert "Traceback" not in bad.stderr + missing.stderr + mixed.stderr
+    clusters = run("--input", "kafka://h:1/t", "--output", "kafka://h:1/r", "--group", "g",
+                   "--dlq", "kafka://other:1/d")
+    assert clusters.returncode == 2 and "same Kafka cluster" in clusters.stderr
+    assert "Traceback" not in bad.stderr + missing.stderr + mixed.stderr + clusters.stderr
