@@ -380,3 +380,33 @@ def test_reading_parquet_keeps_memory_bounded(tmp_path: Path) -> None:
         del item
     one_group = table.slice(0, 2000).nbytes
     assert peak < 4 * one_group, (peak, one_group)
+
+
+def test_disk_full_stops_cleanly_and_the_rerun_completes(tmp_path: Path, engine: Engine,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import pyengine.batch.parts as parts
+    from pyengine.batch.job import OutputError
+
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 12_000, seed=12, bad_fraction=0.01)
+    clean = run_job(engine, JobConfig(source, tmp_path / "clean", 2, 3000, 1000))
+    real = parts.pq.ParquetWriter
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if "part-000002" in str(args[0]):  # the third part file hits a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parts.pq, "ParquetWriter", failing)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match="No space left on device") as info:
+        run_job(engine, JobConfig(source, out, 2, 3000, 1000))
+    assert isinstance(info.value.__cause__, OSError)
+    state = json.loads((out / "checkpoint.json").read_text())["state"]
+    assert state["parts"] == 2 and not state["complete"]
+    monkeypatch.setattr(parts.pq, "ParquetWriter", real)  # the disk has room again
+    resumed = run_job(engine, JobConfig(source, out, 2, 3000, 1000))
+    assert digest(out) == digest(tmp_path / "clean")
+    assert resumed["results"] == clean["results"]

@@ -34,6 +34,7 @@ from pyengine.batch.chunk import ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Item, Parsed, Unparsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
 from pyengine.engine import Engine
+from pyengine.errors import PyEngineError
 from pyengine.spec.program import ACTIONS
 
 CHECKPOINT = "checkpoint.json"
@@ -100,6 +101,12 @@ class State(Tally):
     dlq_bytes: int = 0
     seconds: float = 0.0
     complete: bool = False
+
+
+class OutputError(PyEngineError):
+    """OUT cannot be written (disk full, permissions): the job stops at its checkpoint."""
+
+    exit_status = 1
 
 
 class OutputMismatch(InputError):
@@ -203,8 +210,13 @@ class Job:
                             dead_letters=self.state.dead_letters)
         def commit(segment: Segment) -> None:
             assert segment.closed is not None
-            segment.closed.result()  # the part file is in place (or its write failed)
-            self._commit_segment(segment)
+            try:
+                segment.closed.result()  # the part file is in place (or its write failed)
+                self._commit_segment(segment)
+            except OSError as exc:
+                raise OutputError(f"{self.out}: cannot write the results: {exc}; the run "
+                                  "stopped at its last checkpoint and resumes from there "
+                                  "once the cause is removed") from exc
             self.state.seconds = base_seconds + time.perf_counter() - started
             self.save_state()
             progress.done = self.state.next_position
