@@ -17,6 +17,9 @@ import numpy as np
 from pyengine.codegen.layout import HEADER, SingleLayout, single_layout
 from pyengine.spec.program import Program
 
+_GENERATION = HEADER.index("generation")  # of the string dictionaries
+_FIRED = HEADER.index("fired")  # how many fired codes follow the header
+
 
 class SingleEvaluator:
     """This thread's Java Evaluator with its bound result buffer."""
@@ -49,12 +52,12 @@ class SingleEvaluator:
     def fired_codes(self, result: tuple[Any, ...]) -> tuple[int, ...]:
         """Indexes into ``Program.fired_ids`` of the ids the transaction fired."""
         start = self._fired_at
-        return result[start:start + result[5]]
+        return result[start:start + result[_FIRED]]
 
     def outputs(self, result: tuple[Any, ...]) -> dict[str, Any]:
         """Output name -> Java-level value (None when null; a list for list outputs)."""
-        if result[4] != self._generation:
-            self._generation = result[4]
+        if result[_GENERATION] != self._generation:
+            self._generation = result[_GENERATION]
             self._dictionaries.clear()
         out: dict[str, Any] = {}
         for index, (name, kind, is_list, at) in enumerate(self._slots):
