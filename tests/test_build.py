@@ -43,6 +43,7 @@ def test_manifest_describes_the_build(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_unchanged_rebuild_does_no_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYENGINE_CACHE_DIR", str(tmp_path / "cache"))  # the first build compiles
     rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")})
     first = build_rules(rules, tmp_path / "out", "javac")
     assert first.work == "compiled"
