@@ -141,7 +141,7 @@ def render(program: Program) -> dict[str, str]:
         "default_index": next((i for i, rs in enumerate(program.rulesets)
                                if rs.name == program.default_set), -1),
         "ids": [rs.ids for rs in program.rulesets],
-        "fired_ids": program.fired_ids, "single": single,
+        "fired_ids": program.fired_ids, "single": single, "max_fired": program.max_fired,
         "fired_codes": [[program.fired_ids.index(i) for i in rs.ids] for rs in program.rulesets],
     }
     files = {

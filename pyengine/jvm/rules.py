@@ -53,7 +53,6 @@ class ChunkResult:
     # by input row
     result_row: np.ndarray  # int32, rows + 1
     ruleset: np.ndarray  # int32 index into Rules.RULESETS, -1 unknown client
-    fired: np.ndarray  # int64, Result.WORDS per row
     error: np.ndarray  # int32 error code, 0 when evaluated
     where: np.ndarray  # int32 fired-bit index of the failing table or rule, or -1
     # by result row
@@ -66,7 +65,7 @@ class ChunkResult:
     dictionaries: dict[str, list[str]] = dc_field(default_factory=dict)
 
     @classmethod
-    def allocate(cls, n: int, words: int, max_fired: int, outputs: list[tuple[str, Type]],
+    def allocate(cls, n: int, max_fired: int, outputs: list[tuple[str, Type]],
                  capacity: dict[str, int]) -> ChunkResult:
         """Result arrays for ``n`` input rows.
 
@@ -85,9 +84,8 @@ class ChunkResult:
         out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]), empty(n, np.uint8),
                       offsets(n) if t.kind == "list" else offsets(0)) for name, t in outputs}
         kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
-        return cls(offsets(n), empty(n, np.int32), empty(n * words, np.int64),
-                   empty(n, np.int32), empty(n, np.int32), empty(n, np.int8),
-                   offsets(n), empty(n * max_fired, np.int32), out, kinds)
+        return cls(offsets(n), empty(n, np.int32), empty(n, np.int32), empty(n, np.int32),
+                   empty(n, np.int8), offsets(n), empty(n * max_fired, np.int32), out, kinds)
 
     @property
     def count(self) -> int:
@@ -136,7 +134,6 @@ class CompiledRules:
         self.loader = JarLoader(jar)
         self.rules_class = self.loader.cls("pyengine.generated.Rules")
         self.chunk_class = self.loader.cls("pyengine.generated.Chunk")
-        self.words = int(self.loader.cls("pyengine.generated.Result").WORDS)
         version = str(self.rules_class.VERSION)
         if version != program.version:
             raise JvmError(f"{jar} was built from other rules (version {version[:12]}, "
@@ -199,16 +196,21 @@ class CompiledRules:
                 outcomes.append(Outcome(error=ErrorInfo("schema", "schema", None, message)))
             else:
                 error = int(chunk.error[i])
-                outputs = {} if error else {o: chunk.value(o, i) for o in self.program.outputs}
+                # A failed row has no result row: its decision, fired ids and outputs
+                # are not there to read.
+                ok = error == 0
+                outputs = {o: chunk.value(o, i) for o in self.program.outputs} if ok else {}
                 outcomes.append(self._outcome(
-                    error, int(chunk.ruleset[i]), int(chunk.where[i]),
-                    chunk.detail[i], int(chunk.decision[chunk.result_row[i]]),
-                    self._fired(int(chunk.ruleset[i]), chunk.fired[i * self.words:]), outputs))
+                    error, int(chunk.ruleset[i]), int(chunk.where[i]), chunk.detail[i],
+                    int(chunk.decision[chunk.result_row[i]]) if ok else -1,
+                    self._fired(chunk, i) if ok else [], outputs))
         return outcomes
 
-    def _fired(self, set_index: int, words: np.ndarray) -> list[str]:
-        ids = self.ids[set_index] if set_index >= 0 else []
-        return [ids[bit] for bit in range(len(ids)) if (int(words[bit >> 6]) >> (bit & 63)) & 1]
+    def _fired(self, chunk: ChunkResult, i: int) -> list[str]:
+        """The ids input row ``i`` (evaluated) fired, in evaluation order."""
+        row = chunk.result_row[i]
+        codes = chunk.fired_codes[chunk.fired_offsets[row]:chunk.fired_offsets[row + 1]]
+        return [self.program.fired_ids[c] for c in codes.tolist()]
 
     def evaluate_columns(self, columns: Columns, from_: int = 0,
                          to: int | None = None) -> ChunkResult:
@@ -255,10 +257,10 @@ class CompiledRules:
                             buf(offsets) if offsets is not None else None,
                             buf(data) if data is not None else None, size)
         chunk.bindMask(buf(columns.ok[from_:to].view(np.uint8)))
-        result = ChunkResult.allocate(n, self.words, self.program.max_fired, self.outputs,
+        result = ChunkResult.allocate(n, self.program.max_fired, self.outputs,
                                       self.capacity)
         result.detail = self._jstring_array(n)
-        chunk.bindResults(buf(result.result_row), buf(result.ruleset), buf(result.fired),
+        chunk.bindResults(buf(result.result_row), buf(result.ruleset),
                           buf(result.error), buf(result.where), result.detail,
                           buf(result.decision), buf(result.fired_offsets),
                           buf(result.fired_codes))

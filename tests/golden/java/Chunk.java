@@ -57,7 +57,6 @@ public final class Chunk {
     // By input row:
     private IntBuffer resultRow;
     private IntBuffer ruleset;
-    private LongBuffer fired;
     private IntBuffer error;
     private IntBuffer errorWhere;
     private String[] errorDetail;
@@ -166,16 +165,15 @@ public final class Chunk {
     /**
      * Bind the fixed result columns. Only evaluated rows get a result row, so results
      * come out compacted: resultRow (rows + 1 int32, the first 0) holds the number of
-     * result rows before each input row. By input row: ruleset, fired (Result.WORDS longs
-     * per row) and the error columns. By result row: decision, and the fired ids as an
-     * Arrow list, firedOffsets (results + 1 int32) into firedCodes (Rules.FIRED_IDS).
+     * result rows before each input row. By input row: ruleset and the error columns.
+     * By result row: decision, and the fired ids as an Arrow list, firedOffsets
+     * (results + 1 int32) into firedCodes (Rules.FIRED_IDS).
      */
-    public void bindResults(ByteBuffer resultRow, ByteBuffer ruleset, ByteBuffer fired,
+    public void bindResults(ByteBuffer resultRow, ByteBuffer ruleset,
                             ByteBuffer error, ByteBuffer errorWhere, String[] errorDetail,
                             ByteBuffer decision, ByteBuffer firedOffsets, ByteBuffer firedCodes) {
         this.resultRow = resultRow.order(NATIVE).asIntBuffer();
         this.ruleset = ruleset.order(NATIVE).asIntBuffer();
-        this.fired = fired.order(NATIVE).asLongBuffer();
         this.error = error.order(NATIVE).asIntBuffer();
         this.errorWhere = errorWhere.order(NATIVE).asIntBuffer();
         this.errorDetail = errorDetail;
@@ -277,7 +275,6 @@ public final class Chunk {
     void store(int i, Result res) {
         error.put(i, res.error);
         ruleset.put(i, res.ruleset);
-        for (int w = 0; w < Result.WORDS; w++) fired.put(i * Result.WORDS + w, res.fired[w]);
         if (res.error != 0) {
             errorWhere.put(i, res.errorWhere);
             errorDetail[i] = res.errorDetail;
@@ -289,14 +286,9 @@ public final class Chunk {
         resultRow.put(i + 1, row + 1);
         decision.put(row, (byte) res.decision);
         int at = firedOffsets.get(row);
-        int[] codes = Rules.FIRED_CODES[res.ruleset];
-        for (int w = 0; w < Result.WORDS; w++) {
-            // Lowest bit first: bits are numbered in evaluation order.
-            for (long bits = res.fired[w]; bits != 0L; bits &= bits - 1) {
-                firedCodes.put(at++, codes[(w << 6) + Long.numberOfTrailingZeros(bits)]);
-            }
-        }
-        firedOffsets.put(row + 1, at);
+        int fired = res.collectFired();
+        for (int k = 0; k < fired; k++) firedCodes.put(at + k, res.firedCodes[k]);
+        firedOffsets.put(row + 1, at + fired);
         outValid0.put(row, (byte) (res.has_fee ? 1 : 0));
         out0.put(row, res.o_fee);
         outValid1.put(row, (byte) (res.has_label ? 1 : 0));

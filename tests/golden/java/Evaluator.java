@@ -95,17 +95,10 @@ public final class Evaluator {
         b.putInt(8, res.errorWhere);
         b.putInt(12, res.decision);
         b.putInt(16, generation);
-        int n = 0;
-        if (res.error == 0) {
-            int[] codes = Rules.FIRED_CODES[res.ruleset];
-            for (int w = 0; w < Result.WORDS; w++) {
-                for (long bits = res.fired[w]; bits != 0L; bits &= bits - 1) {
-                    b.putInt(24 + 4 * n++, codes[(w << 6) + Long.numberOfTrailingZeros(bits)]);
-                }
-            }
-        }
-        b.putInt(20, n);
         boolean ok = res.error == 0;
+        int fired = ok ? res.collectFired() : 0;
+        for (int k = 0; k < fired; k++) b.putInt(24 + 4 * k, res.firedCodes[k]);
+        b.putInt(20, fired);
         b.put(52, (byte) (ok && res.has_fee ? 1 : 0));
         if (ok) {
             b.putLong(53, res.o_fee);

@@ -76,6 +76,22 @@ public final class Result {
         fired[bit >>> 6] |= 1L << (bit & 63);
     }
 
+    /** Indexes into Rules.FIRED_IDS of the fired ids, filled by collectFired(). */
+    public final int[] firedCodes = new int[7];
+
+    /** Fill firedCodes from the fired bits, in evaluation order; returns how many. */
+    public int collectFired() {
+        int[] codes = Rules.FIRED_CODES[ruleset];
+        int n = 0;
+        for (int w = 0; w < WORDS; w++) {
+            // Lowest bit first: bits are numbered in evaluation order.
+            for (long bits = fired[w]; bits != 0L; bits &= bits - 1) {
+                firedCodes[n++] = codes[(w << 6) + Long.numberOfTrailingZeros(bits)];
+            }
+        }
+        return n;
+    }
+
     public void fail(int code, int where, String detail) {
         error = code;
         errorWhere = where;
