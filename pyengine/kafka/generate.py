@@ -51,7 +51,7 @@ def produce_transactions(url: KafkaUrl, count: int, partitions: int = 4, clients
                          "linger.ms": 20, "compression.type": "lz4"})
     try:
         for line in lines:
-            _produce(producer, url.topic, line.encode(), _key(line), delivered)
+            produce(producer, url.topic, line.encode(), _key(line), delivered)
         left = producer.flush(60)
     except KafkaException as exc:
         raise KafkaError(f"{url}: producing failed: {exc.args[0].str()}") from exc
@@ -61,7 +61,7 @@ def produce_transactions(url: KafkaUrl, count: int, partitions: int = 4, clients
     return {"records": count, "bad": bad}
 
 
-def _produce(producer: Any, topic: str, value: bytes, key: bytes | None, on_delivery: Any,
+def produce(producer: Any, topic: str, value: bytes, key: bytes | None, on_delivery: Any,
              headers: list[tuple[str, bytes]] | None = None) -> None:
     """Produce, waiting for room when the local queue is full."""
     while True:

@@ -31,7 +31,7 @@ import pyarrow as pa
 from pyengine.batch.chunk import ChunkOutput
 from pyengine.batch.job import Progress, Tally
 from pyengine.engine import Engine, run_chunks
-from pyengine.kafka.generate import _produce, ensure_topic
+from pyengine.kafka.generate import ensure_topic, produce
 from pyengine.kafka.url import KafkaError, KafkaUrl
 from pyengine.spec.program import ACTIONS
 
@@ -90,7 +90,6 @@ class Member:
         self.first_batch = self.last_batch = 0.0  # epoch seconds: when work began and ended
         self._fatal: Any = None  # a fatal error reported by a client's error callback
         self._trouble = 0.0  # when a client last reported an error
-        self._index: list[int] = []  # batch index of each parsed row of the current batch
 
     # -- clients ---------------------------------------------------------
     def _clients(self) -> tuple[Any, Any]:
@@ -184,14 +183,14 @@ class Member:
         """Evaluate a batch and commit it, or abort it and rewind to the committed offsets."""
         from confluent_kafka import KafkaException, TopicPartition
 
-        outputs, parse_errors = self._evaluate(batch)
+        parsed, outputs, unparsed = self._evaluate(batch)
         ends: dict[tuple[str, int], int] = {}
         for m in batch:
             ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset)
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(ends.items())]
         try:
             producer.begin_transaction()
-            letters = self._produce(producer, batch, outputs, parse_errors)
+            letters = self._produce(producer, parsed, outputs, unparsed)
             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
             self._commit(producer)
         except KafkaException as exc:
@@ -216,54 +215,51 @@ class Member:
                 if not exc.args[0].retriable():
                     raise
 
-    def _evaluate(self, batch: list[Message]) -> tuple[list[ChunkOutput], dict[int, str]]:
-        """Parse and evaluate; returns the chunk outputs and parse errors by batch index."""
+    def _evaluate(self, batch: list[Message]) -> tuple[
+            list[Message], list[ChunkOutput], list[tuple[Message, str]]]:
+        """Parse and evaluate: (the parsed messages, whose index is the results' position;
+        the chunk outputs; the messages that are not JSON, with the reason)."""
+        parsed: list[Message] = []
         rows: list[Any] = []
-        index: list[int] = []  # batch index of each parsed row
-        parse_errors: dict[int, str] = {}
-        for i, m in enumerate(batch):
+        unparsed: list[tuple[Message, str]] = []
+        for m in batch:
             try:
                 rows.append(json.loads(m.value))
-                index.append(i)
+                parsed.append(m)
             except (ValueError, UnicodeDecodeError) as exc:
-                parse_errors[i] = f"invalid JSON: {exc}"
-        self._index = index
+                unparsed.append((m, f"invalid JSON: {exc}"))
         size = max(1, -(-len(rows) // max(1, self.config.workers)))
         chunks = [(s, rows[s:s + size]) for s in range(0, len(rows), size)]
         outputs = run_chunks(self.engine, chunks, self.config.workers,
                              source=self.config.input.topic)
-        return outputs, parse_errors
+        return parsed, outputs, unparsed
 
-    def _produce(self, producer: Any, batch: list[Message], outputs: list[ChunkOutput],
-                 parse_errors: dict[int, str]) -> list[dict[str, Any]]:
+    def _produce(self, producer: Any, parsed: list[Message], outputs: list[ChunkOutput],
+                 unparsed: list[tuple[Message, str]]) -> list[dict[str, Any]]:
         """Produce the batch's results and dead letters; returns the dead letters."""
         letters: list[dict[str, Any]] = []
         for out in outputs:
-            positions = out.results.column("position").to_numpy()
-            for position, line in zip(positions.tolist(), _json_lines(self._located(
-                    out.results, batch, positions)), strict=True):
-                key = batch[self._index[position]].key
-                _produce(producer, self.config.output.topic, line, key, None)
+            sources = [parsed[p] for p in out.results.column("position").to_pylist()]
+            for m, line in zip(sources, _json_lines(self._located(out.results, sources)),
+                               strict=True):
+                produce(producer, self.config.output.topic, line, m.key, None)
             for letter in out.dead_letters:
-                self._dead_letter(producer, batch[self._index[letter["position"]]],
-                                  letter["error"], letter["record"])
+                self._dead_letter(producer, parsed[letter["position"]], letter["error"],
+                                  letter["record"])
                 letters.append(letter)
-        for i, reason in parse_errors.items():
-            m = batch[i]
+        for m, reason in unparsed:
             error = {"kind": "parse", "message": reason, "rule": None}
             self._dead_letter(producer, m, error, m.value.decode("utf-8", "backslashreplace"))
             letters.append({"error": error})
         return letters
 
-    def _located(self, results: pa.Table, batch: list[Message],
-                 positions: np.ndarray) -> pa.Table:
+    def _located(self, results: pa.Table, sources: list[Message]) -> pa.Table:
         """Results with the source topic, partition and offset in place of the position."""
-        where = [batch[i] for i in np.asarray(self._index)[positions].tolist()]
         return results.drop_columns(["position"]).add_column(0, "offset", pa.array(
-            [m.offset for m in where], pa.int64())).add_column(0, "partition", pa.array(
-                [m.partition for m in where], pa.int32())).add_column(
+            [m.offset for m in sources], pa.int64())).add_column(0, "partition", pa.array(
+                [m.partition for m in sources], pa.int32())).add_column(
             0, "topic", pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(len(where), np.int32)), pa.array([self.config.input.topic])))
+                pa.array(np.zeros(len(sources), np.int32)), pa.array([self.config.input.topic])))
 
     def _dead_letter(self, producer: Any, m: Message, error: dict[str, Any],
                      record: Any) -> None:
@@ -280,7 +276,7 @@ class Member:
             ("pyengine.error.rule", (error["rule"] or "").encode()),
             ("pyengine.ruleset_version", version.encode()),
         ]
-        _produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"), m.key,
+        produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"), m.key,
                  None, headers)
 
     # -- accounting ------------------------------------------------------
