@@ -200,6 +200,14 @@ def run_cli(*args: str) -> subprocess.Popen[str]:
                             env=os.environ.copy())
 
 
+def checkpointed(out: Path) -> bool:
+    """True once a run on ``out`` has checkpointed a segment."""
+    try:
+        return bool(json.loads((out / "checkpoint.json").read_text())["state"]["next_position"] > 0)
+    except (OSError, ValueError):
+        return False
+
+
 def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> None:
     source = tmp_path / "in.parquet"
     write_transactions(source, 300_000, seed=4, bad_fraction=0.001)
@@ -214,7 +222,7 @@ def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> Non
         proc = run_cli(*common, "--output", str(out), "--workers", str(rng.choice([1, 2])))
         # Wait until the run has checkpointed at least once, then kill it at a random moment.
         deadline = time.monotonic() + 120
-        while not (out / "checkpoint.json").exists() and time.monotonic() < deadline:
+        while not checkpointed(out) and time.monotonic() < deadline:
             if proc.poll() is not None:
                 break
             time.sleep(0.01)

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from pyengine.batch.convert import Columns, columns_from_records, convert_batch
+from pyengine.errors import JvmError
 from pyengine.jvm.rules import ChunkResult, CompiledRules
 from pyengine.lang.types import Type
 from pyengine.reference import ops
@@ -82,7 +83,11 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
         columns = convert_batch(compiled.program.schema, batch)
     else:
         columns = columns_from_records(compiled.program.schema, batch)
-    result = compiled.evaluate_columns(columns)
+    try:
+        result = compiled.evaluate_columns(columns)
+    except JvmError as exc:
+        end = start + columns.n - 1
+        raise JvmError(f"{source}: records {start}..{end} not evaluated: {exc}") from exc
     rows = None if result.count == columns.n else np.flatnonzero(result.evaluated)
     results = _results_table(compiled, layout, columns, result, rows, start)
     letters = _dead_letters(compiled, batch, columns, result, start, source)

@@ -16,6 +16,7 @@ uninterrupted run ends.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -23,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """Turn a failed write into OUT (disk full, permissions) into an OutputError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the output: {exc}; the run stopped at its "
+                          "last checkpoint and resumes from there once the cause is "
+                          "removed") from exc
+
+
+def _checksum(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
 def _done(segment: Segment) -> bool:
     return segment.closed is not None and segment.closed.done()
 
@@ -167,6 +184,9 @@ class Job:
             return
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
+            body = {k: v for k, v in saved.items() if k != "checksum"}
+            if saved["checksum"] != _checksum(body):
+                raise ValueError("its checksum does not match its content")
             identity = {k: saved[k] for k in self.identity}
             self.state = State(**saved["state"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -176,9 +196,27 @@ class Job:
             changed = [k for k in self.identity if identity[k] != self.identity[k]]
             raise OutputMismatch(f"{self.out}: holds a run with another {', '.join(changed)}; "
                                  "choose a new --output")
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """What the checkpoint says was written must still be there, or resuming would
+        silently lose it."""
+        for index in range(self.state.parts):
+            part = self.out / RESULTS / f"part-{index:06d}.parquet"
+            if not part.exists():
+                raise OutputMismatch(f"{part}: missing, but the checkpoint counts it; the run "
+                                     "cannot resume safely: choose a new --output")
+        dlq = self.out / DLQ
+        size = dlq.stat().st_size if dlq.exists() else 0
+        if size < self.state.dlq_bytes:
+            raise OutputMismatch(f"{dlq}: {size} bytes, but the checkpoint counts "
+                                 f"{self.state.dlq_bytes}; the run cannot resume safely: "
+                                 "choose a new --output")
 
     def save_state(self) -> None:
-        doc = {**self.identity, "state": self.state.__dict__}
+        """Replace the checkpoint (crash-safe), with a checksum that exposes hand edits."""
+        doc: dict[str, Any] = {**self.identity, "state": self.state.__dict__}
+        doc["checksum"] = _checksum(doc)
         _atomic_write(self.out / CHECKPOINT, (json.dumps(doc, indent=1) + "\n").encode())
 
     def clean_after_checkpoint(self) -> None:
@@ -197,28 +235,38 @@ class Job:
     # -- running ---------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run (or resume) to the end; returns the report."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / RESULTS).mkdir(exist_ok=True)
+        with _writing(self.out):
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / RESULTS).mkdir(exist_ok=True)
         self.load_state()
         if self.state.complete:
             return self.report()
-        self.clean_after_checkpoint()
-        (self.out / DLQ).touch()
+        try:
+            return self._run()
+        except PyEngineError as exc:
+            self._report_failure(exc)
+            raise
+
+    def _run(self) -> dict[str, Any]:
+        with _writing(self.out):
+            if not (self.out / CHECKPOINT).exists():
+                # Claim OUT before writing any result: a run stopped before its first
+                # segment's checkpoint must still resume here, not be refused.
+                self.save_state()
+            self.clean_after_checkpoint()
+            (self.out / DLQ).touch()
         started = time.perf_counter()
         base_seconds = self.state.seconds
         progress = Progress(done=self.state.next_position, total=_total_records(self.config.input),
                             dead_letters=self.state.dead_letters)
+
         def commit(segment: Segment) -> None:
             assert segment.closed is not None
-            try:
+            with _writing(self.out):
                 segment.closed.result()  # the part file is in place (or its write failed)
                 self._commit_segment(segment)
-            except OSError as exc:
-                raise OutputError(f"{self.out}: cannot write the results: {exc}; the run "
-                                  "stopped at its last checkpoint and resumes from there "
-                                  "once the cause is removed") from exc
-            self.state.seconds = base_seconds + time.perf_counter() - started
-            self.save_state()
+                self.state.seconds = base_seconds + time.perf_counter() - started
+                self.save_state()
             progress.done = self.state.next_position
             progress.dead_letters = self.state.dead_letters
             progress.elapsed = self.state.seconds
@@ -249,9 +297,17 @@ class Job:
         self.state.seconds = base_seconds + time.perf_counter() - started
         self.state.complete = True
         report = self.report()
-        _atomic_write(self.out / REPORT, (json.dumps(report, indent=2) + "\n").encode())
-        self.save_state()
+        with _writing(self.out):
+            _atomic_write(self.out / REPORT, (json.dumps(report, indent=2) + "\n").encode())
+            self.save_state()
         return report
+
+    def _report_failure(self, exc: PyEngineError) -> None:
+        """report.json says why the run stopped (best effort: the disk may be full)."""
+        report = {**self.report(), "complete": False,
+                  "error": {"kind": type(exc).__name__, "message": str(exc)}}
+        with suppress(OSError):
+            _atomic_write(self.out / REPORT, (json.dumps(report, indent=2) + "\n").encode())
 
     def _units(self) -> Iterator[tuple[int, Item]]:
         """(segment, item) pairs from the resume point on, cut at segment and chunk ends."""

@@ -272,7 +272,7 @@ class JavaExpr(ast.Visitor):
             assert isinstance(arg, ast.Literal)
             init = f"Pattern.compile({string_literal(arg.value)}, Pattern.UNIX_LINES)"
             pattern = self.consts.add("Pattern", init, "RE")
-            return f"{pattern}.matcher({target}).find()"
+            return f"Str.matches({pattern}, {target})"
         return f"{target}.{name}({self.expr(arg)})"
 
 

@@ -225,7 +225,7 @@ class CompiledRules:
         try:
             self.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
         except jpype.JException as exc:
-            raise JvmError(f"the compiled rules failed: {exc}") from exc
+            raise JvmError(java_failure(exc)) from exc
         result = bound.result
         for index, (name, _) in enumerate(self.outputs):
             result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
@@ -283,6 +283,15 @@ class CompiledRules:
                 "evaluation", ops.CODE_NAMES.get(error, "internal"),
                 ids[where] if where >= 0 else None, ops.message(error, text)))
         return Outcome(ruleset=name, decision=ACTIONS[decision], fired=fired, outputs=outputs)
+
+
+def java_failure(exc: Any) -> str:
+    """What to tell a user whose chunk evaluation threw in Java (not a rule's own error:
+    those are dead letters)."""
+    if str(exc.getClass().getName()) == "java.lang.OutOfMemoryError":
+        return (f"Java ran out of memory ({exc}); give the JVM more heap with "
+                "PYENGINE_JVM_OPTIONS=-Xmx<size> or use a smaller --chunk-size")
+    return f"the compiled rules failed: {exc}"
 
 
 def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:

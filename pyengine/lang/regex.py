@@ -10,6 +10,7 @@ a rule means the same thing everywhere. Matching is a search, as in CEL.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Escapes with the same meaning in Java (with UNIX_LINES) and Python (with re.ASCII).
 _CLASS_ESCAPES = set("dDwWsS")
@@ -30,7 +31,43 @@ def check(pattern: str) -> str | None:
         re.compile(pattern, _FLAGS)
     except re.error as exc:
         return str(exc)
+    nested = _nested_repeat(re._parser.parse(pattern, _FLAGS), inside=False)  # type: ignore[attr-defined]
+    if nested:
+        return (f"nested repeats ({nested}) can make matching take exponential time; repeat "
+                "a character class instead (e.g. [ab]+ rather than (a+b?)+)")
     return None
+
+
+def _nested_repeat(items: Any, inside: bool) -> str | None:
+    """The first variable repeat inside a repeat (star height > 1), as text, or None."""
+    for op, av in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, body = av
+            variable = high != low
+            if inside and variable:
+                return _show(low, high)
+            found = _nested_repeat(body, inside or high > 1)
+            if found:
+                return found if inside else f"'{found}' inside '(...){_show(low, high)}'"
+        elif name == "SUBPATTERN":
+            found = _nested_repeat(av[3], inside)
+            if found:
+                return found
+        elif name == "BRANCH":
+            for branch in av[1]:
+                found = _nested_repeat(branch, inside)
+                if found:
+                    return found
+    return None
+
+
+def _show(low: int, high: int) -> str:
+    if high == re._constants.MAXREPEAT:  # type: ignore[attr-defined]
+        return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+    if low == high:
+        return f"{{{low}}}"
+    return "?" if (low, high) == (0, 1) else f"{{{low},{high}}}"
 
 
 def compile(pattern: str) -> re.Pattern[str]:

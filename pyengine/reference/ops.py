@@ -23,6 +23,8 @@ ANY_CONFLICT = 5
 CONVERSION = 6
 INTERNAL = 7
 UNKNOWN_CLIENT = 8
+# Java only: java.util.regex recurses per repetition of a group and can run out of stack.
+REGEX_LIMIT = 9
 
 CODE_NAMES = {
     OVERFLOW: "overflow",
@@ -33,6 +35,7 @@ CODE_NAMES = {
     CONVERSION: "conversion",
     INTERNAL: "internal",
     UNKNOWN_CLIENT: "unknown_client",
+    REGEX_LIMIT: "regex_limit",
 }
 
 
@@ -59,6 +62,8 @@ def message(code: int, detail: str) -> str:
         return f"hit policy any: matching rows {detail} give different outputs"
     if code == CONVERSION:
         return f"cannot convert {detail}"
+    if code == REGEX_LIMIT:
+        return f"regular expression too deep for the input: {detail}"
     return f"internal error: {detail}"
 
 

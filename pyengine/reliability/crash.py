@@ -95,7 +95,8 @@ class Harness:
         """Kill ``proc`` at ``moment``; False if it ended first."""
         start_position = _position(out)
         deadline = time.monotonic() + 120
-        while _position(out) == start_position:  # wait for this attempt's first checkpoint
+        # Wait for this attempt's first checkpoint (a fresh OUT starts with one at 0).
+        while _position(out) <= max(start_position, 0):
             if proc.poll() is not None or time.monotonic() > deadline:
                 return False
             time.sleep(0.002)

@@ -107,7 +107,7 @@ final class RuleSet0 {
 
     /** rule blocked (shop.yaml:6), priority 9: Blocked * / country */
     private boolean rule_blocked(Record r, Result out) {
-        if (!(Ops.in(r.f_country, IN_1) || ((r.has_note) && RE_3.matcher((r.has_note ? r.f_note : Ops.missingString(MISSING_2))).find()))) return false;
+        if (!(Ops.in(r.f_country, IN_1) || ((r.has_note) && Str.matches(RE_3, (r.has_note ? r.f_note : Ops.missingString(MISSING_2)))))) return false;
         out.fire(4);
         return true;
     }

@@ -14,6 +14,7 @@ public final class ErrorCode {
     public static final int CONVERSION = 6;
     public static final int INTERNAL = 7;
     public static final int UNKNOWN_CLIENT = 8;
+    public static final int REGEX_LIMIT = 9;
 
     private ErrorCode() {}
 }

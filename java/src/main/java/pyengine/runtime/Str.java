@@ -4,6 +4,22 @@ package pyengine.runtime;
 public final class Str {
     private Str() {}
 
+    /**
+     * matches(): a search, as in CEL. java.util.regex recurses once per repetition of a
+     * group, so a long input can exhaust the thread's stack: that is this record's
+     * evaluation error, not the job's.
+     */
+    public static boolean matches(java.util.regex.Pattern pattern, String s) {
+        try {
+            return pattern.matcher(s).find();
+        } catch (StackOverflowError e) {
+            throw new EvalException(ErrorCode.REGEX_LIMIT, "matches(\"" + pattern.pattern()
+                + "\") on a string of " + s.length()
+                + " characters ran out of stack; repeat a character class ([ab]*) rather "
+                + "than a group ((a|b)*)");
+        }
+    }
+
     /** size(): the number of Unicode code points. */
     public static long size(String s) {
         return s.codePointCount(0, s.length());
