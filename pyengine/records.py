@@ -9,6 +9,7 @@ decimals are never rounded, ints never truncated.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Callable
@@ -33,6 +34,15 @@ _MICROSECOND = dt.timedelta(microseconds=1)
 
 class _Bad(Exception):
     pass
+
+
+def parse_json(text: str | bytes) -> Any:
+    """One JSON value; ValueError (with the reason) for anything that is not one, including
+    nesting too deep for the parser, which Python reports as a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
 
 
 def convert_record(schema: Schema, raw: Any) -> dict[str, Any]:

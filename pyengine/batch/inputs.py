@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pyengine.errors import PyEngineError
+from pyengine.records import parse_json
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
+
+# A CSV field may be as long as a line: the csv module's default limit (128 KiB) would
+# turn a long but valid field into an exception instead of a value.
+csv.field_size_limit(2**31 - 1)
 
 
 class InputError(PyEngineError):
@@ -106,11 +110,17 @@ def _parquet(file: Path, batch_rows: int, start: int,
 
 def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
     """CSV with every column read as text; typing is the schema's job."""
-    with open(file, encoding="utf-8-sig", newline="") as fh:
+    # Bytes that are not UTF-8 survive as surrogates: that record alone is a dead letter.
+    with open(file, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         header = fh.readline()
         if not header.strip():
             return
+        if not _is_utf8(header):
+            raise InputError(f"{file}: the CSV header is not valid UTF-8")
         names = _csv_names(header)
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise InputError(f"{file}: the CSV header repeats {', '.join(map(repr, repeated))}")
         lines: list[str] = []
         for line in fh:
             lines.append(line)
@@ -133,18 +143,22 @@ def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> I
     options = (pacsv.ReadOptions(column_names=names),
                pacsv.ParseOptions(newlines_in_values=False),
                pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                    strings_can_be_null=True, quoted_strings_can_be_null=False))
+                                    # Only an empty field is null: "NA" is Namibia, "NULL"
+                                    # and "NaN" are text for the schema to judge.
+                                    null_values=[""], strings_can_be_null=True,
+                                    quoted_strings_can_be_null=False))
     try:
         table = pacsv.read_csv(io.BytesIO("".join(lines).encode()), *options)
         if table.num_rows == len(lines):
             yield Parsed(start, _one(table), source)
             return
-    except pa.ArrowInvalid:
+    except (pa.ArrowInvalid, UnicodeEncodeError):
         pass
     good: list[object] = []
     good_start = start
     for offset, line in enumerate(lines):
-        fields = next(csv.reader([line]), [])  # one line is one record, never more
+        utf8 = _is_utf8(line)
+        fields = next(csv.reader([line]), []) if utf8 else []  # one line, one record
         if len(fields) == len(names):
             # As in the Arrow path: an empty field is null.
             good.append({n: (v if v != "" else None) for n, v in zip(names, fields, strict=True)})
@@ -152,12 +166,21 @@ def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> I
         if good:
             yield Parsed(good_start, good, source)
             good = []
-        yield Unparsed(start + offset, lines[offset].rstrip("\r\n"),
-                       f"malformed CSV row: expected {len(names)} fields, found {len(fields)}",
-                       source)
+        reason = (f"malformed CSV row: expected {len(names)} fields, found {len(fields)}"
+                  if utf8 else "not valid UTF-8")
+        yield Unparsed(start + offset, lines[offset].rstrip("\r\n"), reason, source)
         good_start = start + offset + 1
     if good:
         yield Parsed(good_start, good, source)
+
+
+def _is_utf8(text: str) -> bool:
+    """False when ``text`` carries undecodable bytes (as surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
@@ -169,8 +192,8 @@ def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
             text = line.rstrip("\r\n")
             try:
                 # Valid JSON that is not an object is parsed: the schema step refuses it.
-                value = json.loads(text)
-            except (json.JSONDecodeError, UnicodeEncodeError) as exc:
+                value = parse_json(text)
+            except ValueError as exc:  # malformed, too deep, or not UTF-8 (UnicodeError)
                 if rows:
                     yield Parsed(row_start, rows, file.name)
                     rows = []

@@ -420,9 +420,15 @@ def _slice(batch: pa.RecordBatch | list[Any], start: int, end: int) -> Any:
 def _total_records(path: Path) -> int | None:
     """Records in the input when cheap to know (Parquet metadata), else None."""
     files = input_files(path)
-    if all(f.suffix == ".parquet" for f in files):
-        return sum(int(pq.ParquetFile(f).metadata.num_rows) for f in files)
-    return None
+    if not all(f.suffix == ".parquet" for f in files):
+        return None
+    total = 0
+    for file in files:
+        try:
+            total += int(pq.ParquetFile(file).metadata.num_rows)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{file}: cannot be read: {exc}") from exc
+    return total
 
 
 def run_job(engine: Engine, config: JobConfig,

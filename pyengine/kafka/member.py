@@ -33,6 +33,7 @@ from pyengine.batch.job import Progress, Tally
 from pyengine.engine import Engine, run_chunks
 from pyengine.kafka.generate import ensure_topic, produce
 from pyengine.kafka.url import KafkaError, KafkaUrl
+from pyengine.records import parse_json
 from pyengine.spec.program import ACTIONS
 
 
@@ -224,9 +225,9 @@ class Member:
         unparsed: list[tuple[Message, str]] = []
         for m in batch:
             try:
-                rows.append(json.loads(m.value))
+                rows.append(parse_json(m.value))
                 parsed.append(m)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except ValueError as exc:  # malformed, too deep, or not UTF-8 (UnicodeError)
                 unparsed.append((m, f"invalid JSON: {exc}"))
         size = max(1, -(-len(rows) // max(1, self.config.workers)))
         chunks = [(s, rows[s:s + size]) for s in range(0, len(rows), size)]
