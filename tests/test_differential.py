@@ -7,7 +7,6 @@ point (one call for a whole chunk over direct buffers).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 from pyengine.errors import SpecError
 from pyengine.pipeline import compile_rules
 from pyengine.reference.evaluator import Outcome, evaluate
+from pyengine.reliability.differential import Tally, difference, run
 from pyengine.spec.resolver import load_rules
 from tests import strategies as S
 from tests.helpers import write_rules
@@ -25,22 +25,9 @@ from tests.helpers import write_rules
 pytestmark = pytest.mark.jvm
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Equality where NaN equals NaN and 0.0 differs from -0.0 (bit-exact doubles)."""
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    return type(a) is type(b) and a == b
-
-
 def assert_same(expected: Outcome, actual: Outcome, context: str) -> None:
-    assert (expected.ruleset, expected.decision, expected.fired, expected.error) == (
-        actual.ruleset, actual.decision, actual.fired, actual.error), context
-    assert expected.outputs.keys() == actual.outputs.keys(), context
-    for name in expected.outputs:
-        assert same_value(expected.outputs[name], actual.outputs[name]), (
-            f"{context}: output {name}: {expected.outputs[name]!r} != {actual.outputs[name]!r}")
+    problem = difference(expected, actual)
+    assert problem is None, f"{context}: {problem}"
 
 
 def check_all(compiled: Any, txns: list[dict[str, Any]]) -> None:
@@ -134,3 +121,49 @@ def test_evaluation_errors_agree(tmp_path: Path, expr: str, error: str) -> None:
     assert reference.error is not None and reference.error.code == error
     assert reference.error.rule == "r"
     check_all(compiled, [txn])
+
+
+def test_count_tables_evaluate_no_output_cells(tmp_path: Path) -> None:
+    """Found by the differential tool: the reference evaluated a count table's output
+    cells (and failed on them) where Java only counted."""
+    root = write_rules(tmp_path / "r", {"c.yaml": """\
+        ruleset: c
+        rules:
+          - id: r
+            when: lines.n > 1
+            action: flag
+        tables:
+          - id: lines
+            hit: collect
+            aggregate: count
+            inputs: [channel]
+            outputs: {n: int}
+            rows:
+              - ['-', int(currency)]
+              - ['"web"', 1 / 0]
+        """})
+    compiled = compile_rules(root, builder="javac")
+    txn = {"id": "t", "client_id": "c", "amount": "12.00", "currency": "USD", "country": "US",
+           "mcc": 3, "channel": "web", "ts": "2026-01-01T00:00:00Z", "account_age_days": 1,
+           "txn_count_24h": 1, "vip": False, "score": 0.5}
+    assert evaluate(compiled.program, txn).decision == "flag"
+    check_all(compiled, [txn])
+
+
+def test_differential_tool_on_random_rule_sets(tmp_path: Path) -> None:
+    """The quick version of ``python -m pyengine.reliability.differential``."""
+    tally = run(rulesets=4, transactions=400, seed=11, work=tmp_path)
+    assert tally.mismatches == []
+    assert (tally.rulesets, tally.transactions, tally.comparisons) == (4, 1600, 3200)
+    assert 0 < tally.errors_compared < tally.transactions  # errors and decisions both
+
+
+def test_difference_sees_every_field() -> None:
+    base = Outcome("s", "flag", ["r"], {"x": 0.0})
+    assert difference(base, Outcome("s", "flag", ["r"], {"x": 0.0})) is None
+    for other in (Outcome("t", "flag", ["r"], {"x": 0.0}),
+                  Outcome("s", "review", ["r"], {"x": 0.0}),
+                  Outcome("s", "flag", [], {"x": 0.0}), Outcome("s", "flag", ["r"], {"x": -0.0}),
+                  Outcome("s", "flag", ["r"], {"y": 0.0}), Outcome("s", "flag", ["r"], {"x": 0})):
+        assert difference(base, other) is not None, other
+    assert Tally().mismatches == []

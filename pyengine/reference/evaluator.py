@@ -331,7 +331,8 @@ class RuleSetEvaluator:
                 continue
             if table.hit == "unique" and matched:
                 raise EvalFailure(ops.UNIQUE_VIOLATION, f"{matched[0][0] + 1}, {i + 1}")
-            values = self.row_values(table, i)
+            # A count needs no values: its output cells are not evaluated (as in Java).
+            values = {} if table.aggregate == "count" else self.row_values(table, i)
             if table.hit == "any" and matched and not _same_row(values, matched[0][1]):
                 raise EvalFailure(ops.ANY_CONFLICT, f"{matched[0][0] + 1}, {i + 1}")
             matched.append((i, values))
@@ -371,11 +372,12 @@ class RuleSetEvaluator:
     def collect(self, table: Table, rows: list[dict[str, Any]]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for j, out in enumerate(table.outputs):
+            if table.aggregate == "count":
+                values[out.name] = len(rows)
+                continue
             items = [r[out.name] for r in rows if r[out.name] is not None]
             if out.type.kind == "list":
                 values[out.name] = items
-            elif table.aggregate == "count":
-                values[out.name] = len(rows)
             elif not items:
                 expr = table.default[j] if table.default else None
                 values[out.name] = None if expr is None else self.ev.as_type(expr.node,

@@ -85,7 +85,13 @@ class YamlError(Exception):
 
 def load(text: str, path: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document into plain data plus its :class:`SourceMap`."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters, such as NUL, at once
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        pos = Pos(path, before.count("\n") + 1, len(before) - before.rfind("\n"))
+        raise YamlError([Diagnostic(pos, f"invalid YAML: character U+{exc.character:04X} is "
+                                         "not allowed")]) from exc
     try:
         node = loader.get_single_node()
         smap = SourceMap(path)
