@@ -183,3 +183,15 @@ def test_failed_run_says_why_in_its_report(tmp_path: Path,
     assert report["complete"] is False
     assert report["error"]["kind"] == "OutputError"
     assert "No space left on device" in report["error"]["message"]
+
+
+def test_checkpoint_of_another_format_is_refused(
+        half_done: tuple[Engine, JobConfig, JobConfig]) -> None:
+    engine, config, _ = half_done
+    checkpoint = config.output / "checkpoint.json"
+    doc = json.loads(checkpoint.read_text())
+    doc["format"] = 1
+    del doc["checksum"]  # as pyengine wrote it before checkpoints had checksums
+    checkpoint.write_text(json.dumps(doc))
+    with pytest.raises(OutputMismatch, match=r"another pyengine version \(checkpoint format 1\)"):
+        run_job(engine, config)

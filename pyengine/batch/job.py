@@ -43,7 +43,7 @@ CHECKPOINT = "checkpoint.json"
 DLQ = "dlq.jsonl"
 REPORT = "report.json"
 RESULTS = "results"
-FORMAT = 1
+FORMAT = 2  # 2: the checkpoint carries a checksum
 
 
 @dataclass
@@ -184,6 +184,9 @@ class Job:
             return
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(saved, dict) and saved.get("format") not in (None, FORMAT):
+                raise OutputMismatch(f"{path}: written by another pyengine version (checkpoint "
+                                     f"format {saved['format']}); choose a new --output")
             body = {k: v for k, v in saved.items() if k != "checksum"}
             if saved["checksum"] != _checksum(body):
                 raise ValueError("its checksum does not match its content")
