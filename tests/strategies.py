@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pyengine.records import format_timestamp
+from pyengine.reliability.randrules import cel_string
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 INT_EDGES = [0, 1, -1, 2, 3, 7, 10, 100, 2**31, 2**62, INT_MAX, INT_MIN, INT_MIN + 1,
@@ -59,21 +60,6 @@ def transactions(clients: list[str]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 # -- expressions ------------------------------------------------------------
-def cel_string(text: str) -> str:
-    """A CEL string literal for ``text``."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 def yaml_string(text: str) -> str:
     """A YAML double-quoted scalar for ``text`` (JSON, with YAML's printable rules)."""
     dumped = json.dumps(text, ensure_ascii=False)
