@@ -84,6 +84,15 @@ def wait_for(condition: Any, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+def members_with_partitions(group: str) -> int:
+    """How many members of a consumer group have partitions assigned (0 before it forms)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": SERVERS})
+    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    return sum(1 for m in description.members if m.assignment.topic_partitions)
+
+
 def committed_results(url: KafkaUrl) -> int:
     return len(read_topic(url, idle=0.5))
 
@@ -144,10 +153,14 @@ def test_poison_messages_go_to_the_dlq_and_the_member_carries_on(
 
 def test_two_members_one_killed_and_restarted(topics: dict[str, KafkaUrl],
                                               examples_program: Program) -> None:
-    produce_transactions(topics["input"], 40_000, partitions=4, seed=6, bad_fraction=0.01)
+    # Both members hold partitions before any input exists: otherwise the first to join
+    # may consume the whole topic before the second arrives, and nothing is split.
+    ensure_topic(topics["input"], 4)
     ensure_topic(topics["results"], 1)
-    small = ("--batch-size", "500", "--stop-when-idle", "8s")
+    small = ("--batch-size", "500", "--stop-when-idle", "15s")
     a, b = member(topics, "a", *small), member(topics, "b", *small)
+    wait_for(lambda: members_with_partitions(topics["group"].topic) == 2)
+    produce_transactions(topics["input"], 40_000, partitions=4, seed=6, bad_fraction=0.01)
     wait_for(lambda: committed_results(topics["results"]) > 4000)
     b.send_signal(signal.SIGKILL)
     b.wait()
