@@ -8,7 +8,9 @@ compiles it with javac, and evaluates random transactions three ways: the
 Python reference evaluator, the columnar Java entry point (one call per chunk,
 as ``run`` does) and the single-transaction one (as ``Engine.evaluate`` does).
 Decision, rule set, fired rules, every output (doubles bit for bit) and every
-evaluation error must agree. Exit status 1 on any mismatch, each printed with
+evaluation error must agree. With ``--polars`` the polars translation
+(pyengine.peers.to_polars) is held to the same decisions, fired rules and outputs,
+and must fail exactly where the reference does. Exit status 1 on any mismatch, each printed with
 its seed, rules directory and transaction so that it can be replayed.
 """
 
@@ -21,11 +23,17 @@ import random
 import shutil
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from pyengine.errors import RecordError
+from pyengine.records import convert_record
 from pyengine.reference.evaluator import Outcome, evaluate
 from pyengine.reliability.randrules import transaction, write_rules_dir
+from pyengine.spec.program import Program, Schema
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -79,8 +87,64 @@ def check_rules(compiled: Any, txns: list[dict[str, Any]], tally: Tally, where: 
         tally.errors_compared += reference.error is not None
 
 
-def run(rulesets: int, transactions: int, seed: int, work: Path) -> Tally:
-    """``rulesets`` random rules directories, ``transactions`` random transactions each."""
+def records_table(schema: Schema, records: list[dict[str, Any]]) -> pa.Table:
+    """Converted records (see pyengine.records) as an Arrow table of the schema's types."""
+    columns = {}
+    for name, f in schema.fields.items():
+        values = [r[name] for r in records]
+        if f.type.kind == "decimal":
+            scale = f.type.scale
+            columns[name] = pa.array([None if v is None else Decimal(v).scaleb(-scale)
+                                      for v in values], pa.decimal128(38, scale))
+        elif f.type.kind == "timestamp":
+            columns[name] = pa.array(values, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        else:
+            columns[name] = pa.array(values, _ARROW[f.type.kind])
+    return pa.table(columns)
+
+
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string()}
+
+
+def check_polars(program: Program, txns: list[dict[str, Any]], tally: Tally, where: str) -> None:
+    """Compare the reference with the polars translation on ``txns`` (those that convert)."""
+    from pyengine.peers.to_polars import translate
+
+    pairs = []
+    for txn in txns:
+        try:
+            pairs.append((txn, convert_record(program.schema, txn)))
+        except RecordError:
+            continue  # a schema dead letter: the polars lane reads typed columns only
+    rows = translate(program).evaluate(records_table(program.schema, [r for _, r in pairs]))
+    for (txn, _), row in zip(pairs, rows.iter_rows(named=True), strict=True):
+        reference = evaluate(program, txn)
+        problem = polars_difference(reference, row)
+        tally.comparisons += 1
+        if problem:
+            tally.mismatches.append(f"{where} polars: {problem}\n  txn: {json.dumps(txn)}")
+
+
+def polars_difference(expected: Outcome, row: dict[str, Any]) -> str | None:
+    """How a row of ``PolarsRules.evaluate`` differs from the reference, or None."""
+    if expected.error is not None:
+        ruleset = None if expected.error.kind == "unknown_client" else expected.ruleset
+        failed = (row["failed"], row["ruleset"])
+        return None if failed == (True, ruleset) else f"expected {expected.error}, got {row}"
+    want = (False, expected.ruleset, expected.decision, expected.fired)
+    got = (row["failed"], row["ruleset"], row["decision"], row["fired"])
+    if want != got:
+        return f"expected {want}, got {got}"
+    for name, value in expected.outputs.items():
+        if not same_value(value, row[name]):
+            return f"output {name}: expected {value!r}, got {row[name]!r}"
+    return None
+
+
+def run(rulesets: int, transactions: int, seed: int, work: Path,
+        polars: bool = False) -> Tally:
+    """``rulesets`` random rules directories, ``transactions`` random transactions each;
+    with ``polars``, the polars translation is compared too."""
     from pyengine.errors import SpecError
     from pyengine.pipeline import compile_rules
 
@@ -97,6 +161,8 @@ def run(rulesets: int, transactions: int, seed: int, work: Path) -> Tally:
             continue
         txns = [transaction(rng, clients) for _ in range(transactions)]
         check_rules(compiled, txns, tally, f"seed {seed} rules {root}")
+        if polars:
+            check_polars(compiled.program, txns, tally, f"seed {seed} rules {root}")
         tally.rulesets += 1
         if not tally.mismatches:
             shutil.rmtree(root)  # kept only when something is to be investigated
@@ -110,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transactions", type=int, default=25_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("differential-work"))
+    parser.add_argument("--polars", action="store_true",
+                        help="also compare the polars translation (pyengine.peers.to_polars)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    tally = run(args.rulesets, args.transactions, args.seed, args.work)
+    tally = run(args.rulesets, args.transactions, args.seed, args.work, args.polars)
     print(f"{tally.rulesets} random rules directories, {tally.transactions:,} random "
           f"transactions ({tally.errors_compared:,} ending in an evaluation error or dead "
-          f"letter): {tally.comparisons:,} Java evaluations compared with the reference, "
+          f"letter): {tally.comparisons:,} evaluations compared with the reference, "
           f"{len(tally.mismatches)} mismatches ({time.monotonic() - started:.0f} s)")
     for mismatch in tally.mismatches[:20]:
         print(f"  {mismatch}")

@@ -1,0 +1,107 @@
+"""The rules translated to other engines (pyengine.peers) agree with the reference.
+
+``bench compare`` races pyengine against these translations; the race means
+something only if each lane computes what the rules say, so each is held to the
+reference evaluator, row by row, on the examples and on random rules directories.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyengine.batch.chunk import json_safe
+from pyengine.batch.generate import transactions
+from pyengine.peers.to_polars import rust_regex, translate
+from pyengine.pipeline import load_program
+from pyengine.reference.evaluator import evaluate
+from pyengine.reliability.differential import Tally, check_polars, polars_difference
+from pyengine.reliability.randrules import transaction, write_rules_dir
+from pyengine.spec.program import Program
+from tests.conftest import EXAMPLES, ROOT
+
+
+def test_polars_agrees_with_the_reference_on_the_examples(examples_program: Program) -> None:
+    table = transactions(4000, clients=7, seed=9)  # clients 6 and 7 go to the default set
+    rows = translate(examples_program).evaluate(table)
+    assert rows.height == 4000 and rows["position"].to_list() == list(range(4000))
+    problems = [problem for raw, row in zip(table.to_pylist(), rows.iter_rows(named=True),
+                                            strict=True)
+                if (problem := polars_difference(evaluate(examples_program, json_safe(raw)),
+                                                 row))]
+    assert problems == []
+    assert rows["ruleset"].n_unique() == len(examples_program.rulesets) - 1  # base serves none
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32))
+def test_polars_agrees_with_the_reference_on_random_rules(tmp_path_factory: pytest.TempPathFactory,
+                                                          seed: int) -> None:
+    rng = random.Random(seed)
+    root = tmp_path_factory.mktemp("rules")
+    clients = write_rules_dir(root, rng, sets=rng.randint(1, 3))
+    tally = Tally()
+    check_polars(load_program(root), [transaction(rng, clients) for _ in range(300)], tally,
+                 f"seed {seed}")
+    assert tally.mismatches == [] and tally.comparisons > 0
+
+
+def test_polars_divides_by_a_constant_exactly(tmp_path: Path) -> None:
+    """Regression: over many rows polars turned ``x / 1.5`` into ``x * (1 / 1.5)``,
+    which rounds twice (-0.01 / 1.5 gave -0.006666666666666666)."""
+    (tmp_path / "schema.yaml").write_text("fields: {id: string, client_id: string, x: float}\n")
+    (tmp_path / "only.yaml").write_text(
+        "ruleset: only\nclients: [c]\nrules:\n  - id: r\n    when: 'true'\n"
+        "    action: approve\n    set: {ratio: 'x / 1.5'}\n")
+    program = load_program(tmp_path)
+    txns = [{"id": str(i), "client_id": "c", "x": -0.01 * (i + 1)} for i in range(1000)]
+    tally = Tally()
+    check_polars(program, txns, tally, "constant divisor")
+    assert tally.mismatches == [] and tally.comparisons == 1000
+
+
+def test_polars_difference_sees_a_wrong_decision(examples_program: Program) -> None:
+    raw = json_safe(transactions(1, seed=2).to_pylist()[0])
+    expected = evaluate(examples_program, raw)
+    row = translate(examples_program).evaluate(transactions(1, seed=2)).row(0, named=True)
+    assert polars_difference(expected, row) is None
+    wrong = dict(row, decision="reject" if row["decision"] != "reject" else "approve")
+    assert "expected" in (polars_difference(expected, wrong) or "")
+    assert polars_difference(expected, dict(row, failed=True)) is not None
+
+
+@pytest.mark.parametrize(("pattern", "text", "found"), [
+    (r"^\d+$", "123", True), (r"^\d+$", "١٢٣", False),  # ASCII digits only, as in Java
+    (r"[\w-]+@", "a-b@", True), (r"[^\s]x", "éx", True), (r"\S\s", "é\u2028", False),
+    (r"ab$", "ab\n", True), (r"ab$", "ab\nc", False), (r"[]a]", "]", True),
+])
+def test_rust_regex_keeps_the_reference_meaning(pattern: str, text: str, found: bool) -> None:
+    import polars as pl
+
+    assert (re.search(pattern, text, re.ASCII) is not None) == found
+    frame = pl.DataFrame({"s": [text]})
+    assert frame.select(pl.col("s").str.contains(rust_regex(pattern))).item() == found
+
+
+@pytest.mark.jvm
+def test_bench_compare_writes_table_json_and_chart(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "pyengine", "bench", "compare", "--rules",
+                          str(EXAMPLES), "--records", "3000", "--sample", "300", "--runs", "1",
+                          "--workers", "1,2", "--out", str(tmp_path), "--builder", "javac"],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "goal: evaluate_batch >= 1.5x polars" in out
+    result = json.loads((tmp_path / "compare.json").read_text())
+    lanes = {(x["name"], x["workers"]): x for x in result["lanes"]}
+    for name in ("evaluate_batch", "Engine.evaluate", "reference", "polars"):
+        compared = [x for (n, _), x in lanes.items() if n == name]
+        assert compared and all(x["checked"] > 0 and x["mismatches"] == 0 for x in compared)
+    assert lanes[("java loop", 2)]["tps"] > 0
+    assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
