@@ -136,6 +136,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
     p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
     p.set_defaults(func=cmd_bench_scaling)
+    p = bench_sub.add_parser("compare", help="pyengine beside polars, ZEN, Java and Python",
+                             description="One run, the same transactions and rules: "
+                             "evaluate_batch, the Java loop, one call per transaction, the "
+                             "reference evaluator, the rules translated to polars and to ZEN; "
+                             "each checked to give the same decisions. Writes compare.json "
+                             "and compare.png to --out.")
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
+    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p.add_argument("--workers", type=_counts, default=None, metavar="1,2,...",
+                   help="evaluate_batch worker counts (default 1..cores)")
+    p.add_argument("--runs", type=_positive, default=3, help="runs per batch lane (median)")
+    p.add_argument("--sample", type=_positive, default=20_000, metavar="N",
+                   help="transactions for the per-record Python lanes (reference, ZEN); "
+                   "Engine.evaluate gets 10x as many (default 20000)")
+    p.add_argument("--jmh", type=Path, default=None, metavar="FILE",
+                   help="a JMH JSON result to use for the Java loop (see docs/benchmarks.md)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.set_defaults(func=cmd_bench_compare)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a rule set file",
                        description="Print the JSON Schema of rule set files, for editors.")
@@ -327,6 +346,18 @@ def cmd_bench_scaling(args: argparse.Namespace) -> int:
     engine = load(args.rules, builder=args.builder)
     print(run(engine, args.records, args.workers, args.runs, args.out))
     print(f"wrote {args.out / 'scaling.json'} and {args.out / 'scaling.png'}")
+    return 0
+
+
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    """``bench compare --rules DIR``."""
+    from pyengine.bench.compare import run
+    from pyengine.engine import default_workers, load
+
+    engine = load(args.rules, builder=args.builder)
+    workers = args.workers or list(range(1, default_workers() + 1))
+    print(run(engine, args.records, workers, args.runs, args.sample, args.out, args.jmh))
+    print(f"wrote {args.out / 'compare.json'} and {args.out / 'compare.png'}")
     return 0
 
 
