@@ -136,6 +136,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
     p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
     p.set_defaults(func=cmd_bench_scaling)
+    p = bench_sub.add_parser("jmh", help="the compiled rules alone, under JMH",
+                             description="The pure-Java baseline: JMH (through Gradle) times "
+                             "the compiled rules over the transactions bench compare uses, "
+                             "once per thread count; writes jmh.json to --out for "
+                             "bench compare --jmh.")
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
+    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p.add_argument("--threads", type=_counts, default=None, metavar="1,2,...",
+                   help="thread counts (default 1..cores)")
+    p.add_argument("--quick", action="store_true",
+                   help="one fork, one 1-second iteration: checks that it runs, no figure")
+    p.add_argument("--jmh-args", default="", metavar="ARGS",
+                   help="more JMH options, e.g. '-prof gc' (default: the benchmark's own "
+                   "forks, warm-up and iterations)")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.set_defaults(func=cmd_bench_jmh)
+
     p = bench_sub.add_parser("compare", help="pyengine beside polars, ZEN, Java and Python",
                              description="One run, the same transactions and rules: "
                              "evaluate_batch, the Java loop, one call per transaction, the "
@@ -346,6 +364,19 @@ def cmd_bench_scaling(args: argparse.Namespace) -> int:
     engine = load(args.rules, builder=args.builder)
     print(run(engine, args.records, args.workers, args.runs, args.out))
     print(f"wrote {args.out / 'scaling.json'} and {args.out / 'scaling.png'}")
+    return 0
+
+
+def cmd_bench_jmh(args: argparse.Namespace) -> int:
+    """``bench jmh --rules DIR``."""
+    from pyengine.bench.jmh import QUICK, run
+    from pyengine.engine import default_workers, load
+
+    engine = load(args.rules, builder=args.builder)
+    threads = args.threads or list(range(1, default_workers() + 1))
+    jmh_args = " ".join(a for a in (QUICK if args.quick else "", args.jmh_args) if a)
+    print(run(engine, args.records, threads, jmh_args, args.out))
+    print(f"wrote {args.out / 'jmh.json'}")
     return 0
 
 

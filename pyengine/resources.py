@@ -32,3 +32,8 @@ def java_runtime_dir() -> Path:
 def build_gradle() -> Path:
     """The Gradle build script that compiles runtime and generated sources."""
     return _find("build.gradle")
+
+
+def jmh_dir() -> Path:
+    """The JMH benchmark sources over generated rules (``pyengine bench jmh``)."""
+    return _find("java/src/jmh/java")

@@ -105,3 +105,24 @@ def test_bench_compare_writes_table_json_and_chart(tmp_path: Path) -> None:
         assert compared and all(x["checked"] > 0 and x["mismatches"] == 0 for x in compared)
     assert lanes[("java loop", 2)]["tps"] > 0
     assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.jvm
+def test_bench_jmh_runs_through_gradle_and_compare_reads_it(tmp_path: Path) -> None:
+    def bench(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "pyengine", "bench", *args, "--rules",
+                               str(EXAMPLES), "--records", "2000", "--out", str(tmp_path),
+                               "--builder", "javac"],
+                              capture_output=True, text=True, check=True, cwd=ROOT).stdout
+
+    assert "JMH RulesBenchmark.evaluateChunk" in bench("jmh", "--quick", "--threads", "1,2")
+    entries = json.loads((tmp_path / "jmh.json").read_text())
+    assert [e["threads"] for e in entries] == [1, 2]
+    assert all(e["params"]["rows"] == "2000" and e["primaryMetric"]["score"] > 0
+               for e in entries)
+    bench("compare", "--sample", "200", "--runs", "1", "--workers", "2", "--jmh",
+          str(tmp_path / "jmh.json"))
+    lanes = json.loads((tmp_path / "compare.json").read_text())["lanes"]
+    java = [x for x in lanes if x["name"] == "java loop"]
+    assert [x["note"] for x in java] == ["JMH"]
+    assert java[0]["tps"] == entries[1]["primaryMetric"]["score"] * 2000

@@ -235,14 +235,32 @@ class CompiledRules:
         """A Java Chunk over rows [from_, to) and zeroed result arrays, ready to evaluate."""
         import jpype.nio
 
-        n = to - from_
         chunk = self.chunk_class()
         keep: list[np.ndarray] = []  # Java reads this memory: keep it alive with the chunk
 
-        def buf(arr: np.ndarray) -> Any:
+        def buf(arr: np.ndarray | None) -> Any:
+            if arr is None:
+                return None
             keep.append(arr)
             return jpype.nio.convertToDirectBuffer(arr)
 
+        bindings, result = self.chunk_bindings(columns, from_, to)
+        result.detail = self._jstring_array(to - from_)
+        for method, args in bindings:
+            java_args = [buf(a) if a is None or isinstance(a, np.ndarray) else a for a in args]
+            if method == "bindResults":
+                java_args.insert(4, result.detail)
+            getattr(chunk, method)(*java_args)
+        return BoundChunk(chunk, to - from_, result, keep)
+
+    def chunk_bindings(self, columns: Columns, from_: int,
+                       to: int) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
+        """The Chunk calls that bind rows [from_, to): (method, arguments) with numpy
+        arrays where Java takes a direct buffer (``bindResults`` also takes the
+        String[] of error details, after its fourth buffer); and the result arrays.
+        ``bench jmh`` writes the same calls to files for the pure-Java benchmark."""
+        n = to - from_
+        bindings: list[tuple[str, list[Any]]] = []
         for index, f in enumerate(self.fields):
             col = columns.columns[f.name]
             # numpy bools are bytes of 0 or 1: Java reads them in place
@@ -252,22 +270,17 @@ class CompiledRules:
             if java_kind(f.type) == "String":
                 # Arrow's own UTF-8 bytes and offsets: Java decodes the values it reads.
                 offsets, data = _utf8_buffers(col.dictionary)
-            chunk.bindInput(index, buf(np.ascontiguousarray(col.values[from_:to])),
-                            buf(valid) if valid is not None else None,
-                            buf(offsets) if offsets is not None else None,
-                            buf(data) if data is not None else None, size)
-        chunk.bindMask(buf(columns.ok[from_:to].view(np.uint8)))
-        result = ChunkResult.allocate(n, self.program.max_fired, self.outputs,
-                                      self.capacity)
-        result.detail = self._jstring_array(n)
-        chunk.bindResults(buf(result.result_row), buf(result.ruleset),
-                          buf(result.error), buf(result.where), result.detail,
-                          buf(result.decision), buf(result.fired_offsets),
-                          buf(result.fired_codes))
+            bindings.append(("bindInput", [index, np.ascontiguousarray(col.values[from_:to]),
+                                           valid, offsets, data, size]))
+        bindings.append(("bindMask", [columns.ok[from_:to].view(np.uint8)]))
+        result = ChunkResult.allocate(n, self.program.max_fired, self.outputs, self.capacity)
+        bindings.append(("bindResults", [result.result_row, result.ruleset, result.error,
+                                         result.where, result.decision, result.fired_offsets,
+                                         result.fired_codes]))
         for index, (name, _) in enumerate(self.outputs):
             values, valid, offsets = result.outputs[name]
-            chunk.bindOutput(index, buf(values), buf(valid), buf(offsets))
-        return BoundChunk(chunk, n, result, keep)
+            bindings.append(("bindOutput", [index, values, valid, offsets]))
+        return bindings, result
 
     # -- decoding --------------------------------------------------------
     def _outcome(self, error: int, set_index: int, where: int, detail: Any, decision: int,
