@@ -100,7 +100,8 @@ def test_bench_compare_writes_table_json_and_chart(tmp_path: Path) -> None:
     assert "goal: evaluate_batch >= 1.5x polars" in out
     result = json.loads((tmp_path / "compare.json").read_text())
     lanes = {(x["name"], x["workers"]): x for x in result["lanes"]}
-    for name in ("evaluate_batch", "Engine.evaluate", "reference", "polars"):
+    for name in ("evaluate_batch", "Engine.evaluate", "reference", "polars", "zen per record",
+                 "zen batch API"):
         compared = [x for (n, _), x in lanes.items() if n == name]
         assert compared and all(x["checked"] > 0 and x["mismatches"] == 0 for x in compared)
     assert lanes[("java loop", 2)]["tps"] > 0
@@ -126,3 +127,36 @@ def test_bench_jmh_runs_through_gradle_and_compare_reads_it(tmp_path: Path) -> N
     java = [x for x in lanes if x["name"] == "java loop"]
     assert [x["note"] for x in java] == ["JMH"]
     assert java[0]["tps"] == entries[1]["primaryMetric"]["score"] * 2000
+
+
+def test_zen_agrees_with_the_reference_on_the_examples(examples_program: Program) -> None:
+    from pyengine.peers.to_zen import FAILED
+    from pyengine.peers.to_zen import translate as to_zen
+
+    rules = to_zen(examples_program)
+    assert rules.untranslated == [] and rules.note == "every rule translated"
+    rows = [json_safe(r) for r in transactions(1500, clients=7, seed=4).to_pylist()]
+    expected = []
+    for row in rows:
+        out = evaluate(examples_program, row)
+        expected.append(FAILED if out.error else (out.ruleset, out.decision, tuple(out.fired)))
+    assert [rules.evaluate(r) for r in rows] == expected
+    assert rules.evaluate_many(rows) == expected
+
+
+def test_zen_reports_what_it_cannot_translate(tmp_path: Path) -> None:
+    from pyengine.peers.to_zen import translate as to_zen
+
+    (tmp_path / "schema.yaml").write_text("fields: {id: string, client_id: string, s: string}\n")
+    (tmp_path / "only.yaml").write_text(
+        "ruleset: only\nclients: [c]\nrules:\n"
+        "  - id: ordered\n    when: s < \"m\"\n    action: flag\n"
+        "  - id: quoted\n    when: s == \"it's \\\"quoted\\\"\"\n    action: flag\n"
+        "  - id: plain\n    when: s == \"x\"\n    action: review\n")
+    rules = to_zen(load_program(tmp_path))
+    assert [u.split(" ")[0] for u in rules.untranslated] == ["ordered", "quoted"]
+    assert "ordering strings" in rules.untranslated[0] and "only.yaml:5" in rules.untranslated[0]
+    assert rules.note.startswith("2 rules not translated")
+    # The rules that translate still decide.
+    assert rules.evaluate({"id": "1", "client_id": "c", "s": "x"}) == ("only", "review",
+                                                                     ("plain",))

@@ -10,7 +10,9 @@ fired ids that ``evaluate_batch`` gives it (failures must fail in both):
   (JMH's figure instead when ``--jmh FILE`` gives a JMH JSON result);
 - ``Engine.evaluate``: one JPype call per transaction, the seed's callback pattern;
 - ``reference``: the Python reference evaluator, the semantic oracle;
-- ``polars``: the rules translated to polars expressions (pyengine.peers.to_polars).
+- ``polars``: the rules translated to polars expressions (pyengine.peers.to_polars);
+- ``zen``: the rules translated to a GoRules ZEN decision (pyengine.peers.to_zen),
+  through its per-record API and its batch API.
 
 Results go to ``compare.json`` and a bar chart to ``compare.png``.
 """
@@ -37,7 +39,7 @@ from pyengine.reference.evaluator import evaluate
 Key = tuple[Any, ...]  # (ruleset, decision, fired ids), or ("failed",)
 FAILED: Key = ("failed",)
 # The issue's goals: pyengine's 2-worker evaluate_batch against each lane.
-GOALS = {"polars": 1.5, "reference": 20.0, "java loop": 0.9}
+GOALS = {"polars": 1.5, "reference": 20.0, "zen per record": 100.0, "java loop": 0.9}
 
 
 @dataclass
@@ -153,6 +155,17 @@ class Comparison:
                  "polars thread pool")
 
 
+    def zen(self, sample: int) -> None:
+        from pyengine.peers.to_zen import translate as to_zen
+
+        rules = to_zen(self.engine.program)
+        rows = self.rows[:sample]
+        seconds, keys = timed(lambda: [rules.evaluate(r) for r in rows], 1)
+        self.add("zen per record", 1, len(rows), seconds, keys, rules.note)
+        seconds, keys = timed(lambda: rules.evaluate_many(rows), 1)
+        self.add("zen batch API", 1, len(rows), seconds, keys, rules.note)
+
+
 def measure(engine: Engine, records: int, workers: list[int], runs: int,
             sample: int, jmh: dict[int, float]) -> dict[str, Any]:
     """Every lane over the same ``records`` transactions, as a JSON-able dict."""
@@ -163,6 +176,7 @@ def measure(engine: Engine, records: int, workers: list[int], runs: int,
     c.single_calls()
     c.reference(min(records, sample))
     c.polars()
+    c.zen(min(records, sample))
     return {"records": records, "runs": runs, "cores": default_workers(),
             "rules": engine.ruleset_version, "lanes": [asdict(lane) for lane in c.lanes],
             "goals": goals(c.lanes, max(workers))}
