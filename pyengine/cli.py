@@ -384,10 +384,13 @@ def cmd_bench_compare(args: argparse.Namespace) -> int:
     """``bench compare --rules DIR``."""
     from pyengine.bench.compare import run
     from pyengine.engine import default_workers, load
+    from pyengine.pipeline import rules_source
 
     engine = load(args.rules, builder=args.builder)
     workers = args.workers or list(range(1, default_workers() + 1))
-    print(run(engine, args.records, workers, args.runs, args.sample, args.out, args.jmh))
+    rules = rules_source(args.rules)
+    print(run(engine, rules, args.records, workers, args.runs, args.sample, args.out,
+              args.jmh))
     print(f"wrote {args.out / 'compare.json'} and {args.out / 'compare.png'}")
     return 0
 

@@ -26,12 +26,20 @@ def build(rules_dir: str | Path, out_dir: str | Path, builder: str = "gradle") -
     return build_rules(rules_dir, out_dir, builder)
 
 
+def rules_source(path: str | Path) -> Path:
+    """The rules directory behind ``path``: itself, or a build-rules output's copy."""
+    path = Path(path)
+    if (path / MANIFEST).exists() and (path / RULES_COPY).is_dir():
+        return path / RULES_COPY
+    return path
+
+
 def compile_rules(path: str | Path, builder: str = "gradle") -> CompiledRules:
     """Rules ready to evaluate: ``path`` is a rules directory or a build-rules output."""
     path = Path(path)
-    if (path / MANIFEST).exists() and (path / RULES_COPY).is_dir():
-        program = load_rules(path / RULES_COPY)
-        return CompiledRules(program, path / "rules.jar")
+    source = rules_source(path)
+    if source != path:  # a build-rules output: its jar is already built
+        return CompiledRules(load_rules(source), path / "rules.jar")
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
     result = build_rules(path, cache_root() / "dirs" / key, builder)
     return CompiledRules(result.program or load_rules(path), result.jar)

@@ -160,3 +160,25 @@ def test_zen_reports_what_it_cannot_translate(tmp_path: Path) -> None:
     # The rules that translate still decide.
     assert rules.evaluate({"id": "1", "client_id": "c", "s": "x"}) == ("only", "review",
                                                                      ("plain",))
+
+
+@pytest.mark.jvm
+def test_polars_script_writes_what_run_writes(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    def pyengine(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                              check=True, cwd=ROOT).stdout
+
+    source = tmp_path / "in.parquet"
+    pyengine("pyengine", "generate", "--count", "3000", "--out", str(source), "--seed", "5")
+    pyengine("pyengine", "run", "--rules", str(EXAMPLES), "--input", str(source), "--output",
+             str(tmp_path / "run"), "--quiet", "--builder", "javac")
+    figures = json.loads(pyengine("pyengine.bench.polars_script", str(EXAMPLES), str(source),
+                                  str(tmp_path / "polars.parquet")))
+    assert figures["records"] == 3000 and figures["tps"] > 0
+    script = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    ran = pq.read_table(tmp_path / "run" / "results").to_pylist()
+    columns = ("id", "client_id", "ruleset", "decision", "fired")
+    assert [tuple(r[c] for c in columns) for r in script] == \
+        [tuple(r[c] for c in columns) for r in ran]

@@ -19,8 +19,13 @@ Results go to ``compare.json`` and a bar chart to ``compare.png``.
 
 from __future__ import annotations
 
+import gc
 import json
+import pickle
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -34,6 +39,7 @@ from pyengine.batch.generate import transactions
 from pyengine.bench.batch import java_loop_seconds
 from pyengine.engine import BatchResult, Engine, default_workers
 from pyengine.errors import RecordError
+from pyengine.pipeline import load_program
 from pyengine.reference.evaluator import evaluate
 
 Key = tuple[Any, ...]  # (ruleset, decision, fired ids), or ("failed",)
@@ -65,12 +71,21 @@ def batch_keys(result: BatchResult, count: int) -> list[Key]:
 
 
 def timed(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    """Median seconds of ``runs`` calls, and the last call's value."""
+    """Median seconds of ``runs`` calls, and the last call's value.
+
+    Objects that exist before timing (the transactions, earlier lanes' results) are
+    frozen out of the cyclic GC: otherwise every collection a lane triggers rescans
+    millions of them, and a lane that allocates many dicts (ZEN's batch API) would be
+    charged for the size of the others' data.
+    """
     seconds, value = [], None
+    gc.collect()
+    gc.freeze()
     for _ in range(runs):
         start = time.perf_counter()
         value = action()
         seconds.append(time.perf_counter() - start)
+    gc.unfreeze()
     return statistics.median(seconds), value
 
 
@@ -141,32 +156,53 @@ class Comparison:
         seconds, keys = timed(lambda: [one(r) for r in rows], 1)
         self.add("reference", 1, len(rows), seconds, keys)
 
-    def polars(self) -> None:
-        import polars as pl
+    def peers(self, rules: Path, sample: int) -> None:
+        """The polars and ZEN lanes, timed in a child process without a JVM.
 
-        from pyengine.peers.to_polars import translate
-
-        rules = translate(self.engine.program)
-        seconds, frame = timed(lambda: rules.evaluate(self.table), self.runs)
-        keys = (FAILED if r["failed"] else (r["ruleset"], r["decision"], tuple(r["fired"]))
-                for r in frame.select(["ruleset", "decision", "fired", "failed"])
-                .iter_rows(named=True))
-        self.add("polars", pl.thread_pool_size(), self.table.num_rows, seconds, keys,
-                 "polars thread pool")
-
-
-    def zen(self, sample: int) -> None:
-        from pyengine.peers.to_zen import translate as to_zen
-
-        rules = to_zen(self.engine.program)
-        rows = self.rows[:sample]
-        seconds, keys = timed(lambda: [rules.evaluate(r) for r in rows], 1)
-        self.add("zen per record", 1, len(rows), seconds, keys, rules.note)
-        seconds, keys = timed(lambda: rules.evaluate_many(rows), 1)
-        self.add("zen batch API", 1, len(rows), seconds, keys, rules.note)
+        A started JVM slows ZEN's batch API several times over in this process (its
+        memory and threads; 14.7K/s without a JVM, 3K/s with one, for 20,000
+        records), which is no fault of ZEN's: each peer runs as it would on its own.
+        """
+        with tempfile.TemporaryDirectory(prefix="pyengine-compare-") as work:
+            out = Path(work) / "lanes.pickle"
+            subprocess.run([sys.executable, "-m", "pyengine.bench.compare", str(rules),
+                            str(self.table.num_rows), str(self.runs), str(sample), str(out)],
+                           check=True)
+            lanes: list[PeerLane] = pickle.loads(out.read_bytes())
+        for lane in lanes:
+            self.add(*lane)
 
 
-def measure(engine: Engine, records: int, workers: list[int], runs: int,
+PeerLane = tuple[str, int, int, float, list[Key], str]
+
+
+def peer_lanes(rules: Path, records: int, runs: int, sample: int) -> list[PeerLane]:
+    """Time polars and ZEN over ``transactions(records, seed=1)``: the lanes with the
+    keys each gave, for the parent's check against evaluate_batch."""
+    import polars as pl
+
+    from pyengine.peers.to_polars import translate as to_polars
+    from pyengine.peers.to_zen import translate as to_zen
+
+    program = load_program(rules)
+    table = transactions(records, seed=1)
+    polars = to_polars(program)
+    seconds, frame = timed(lambda: polars.evaluate(table), runs)
+    keys = [FAILED if r["failed"] else (r["ruleset"], r["decision"], tuple(r["fired"]))
+            for r in frame.select(["ruleset", "decision", "fired", "failed"])
+            .iter_rows(named=True)]
+    lanes: list[PeerLane] = [("polars", pl.thread_pool_size(), records, seconds, keys,
+                              "polars thread pool")]
+    zen = to_zen(program)
+    rows = [json_safe(r) for r in table.slice(0, sample).to_pylist()]
+    seconds, keys = timed(lambda: [zen.evaluate(r) for r in rows], 1)
+    lanes.append(("zen per record", 1, len(rows), seconds, keys, zen.note))
+    seconds, keys = timed(lambda: zen.evaluate_many(rows), 1)
+    lanes.append(("zen batch API", 1, len(rows), seconds, keys, zen.note))
+    return lanes
+
+
+def measure(engine: Engine, rules: Path, records: int, workers: list[int], runs: int,
             sample: int, jmh: dict[int, float]) -> dict[str, Any]:
     """Every lane over the same ``records`` transactions, as a JSON-able dict."""
     table = transactions(records, seed=1)
@@ -175,8 +211,7 @@ def measure(engine: Engine, records: int, workers: list[int], runs: int,
     c.java_loop(workers, jmh)
     c.single_calls()
     c.reference(min(records, sample))
-    c.polars()
-    c.zen(min(records, sample))
+    c.peers(rules, min(records, sample))
     return {"records": records, "runs": runs, "cores": default_workers(),
             "rules": engine.ruleset_version, "lanes": [asdict(lane) for lane in c.lanes],
             "goals": goals(c.lanes, max(workers))}
@@ -254,11 +289,24 @@ def read_jmh(path: Path | None) -> dict[int, float]:
     return figures
 
 
-def run(engine: Engine, records: int, workers: list[int], runs: int, sample: int, out: Path,
-        jmh: Path | None = None) -> str:
-    """Measure, write ``out/compare.json`` and ``out/compare.png``; returns the table."""
-    result = measure(engine, records, workers, runs, sample, read_jmh(jmh))
+def run(engine: Engine, rules: Path, records: int, workers: list[int], runs: int, sample: int,
+        out: Path, jmh: Path | None = None) -> str:
+    """Measure, write ``out/compare.json`` and ``out/compare.png``; returns the table.
+    ``rules`` is the rules directory ``engine`` was built from (for the peers' process)."""
+    result = measure(engine, rules, records, workers, runs, sample, read_jmh(jmh))
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
     write_chart(result, out / "compare.png")
     return table_text(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The peers' process: ``RULES RECORDS RUNS SAMPLE OUT`` (see Comparison.peers)."""
+    rules, records, runs, sample, out = argv or sys.argv[1:]
+    lanes = peer_lanes(Path(rules), int(records), int(runs), int(sample))
+    Path(out).write_bytes(pickle.dumps(lanes))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,13 +1,14 @@
 """Benchmark of ``pyengine run`` end to end: Parquet in, Parquet results out.
 
     python -m pyengine.bench.run [--rules examples/rules] [--records 10000000,1000000]
-                                 [--runs 3] [--workers 2] [--data DIR]
+                                 [--runs 3] [--workers 2] [--data DIR] [--polars]
 
 Each size is generated once (with 0.1% bad records) into --data, then run --runs
 times as a separate ``python -m pyengine run`` process into a fresh output
 directory, checkpoints included. Throughput is the report's (records over the
 wall time of the run, JVM start excluded); peak memory is the process's maximum
-resident set size.
+resident set size. With ``--polars``, each size also runs the pyarrow + polars
+script (pyengine.bench.polars_script) over the same file, in the same session.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def run_once(rules: Path, source: Path, out: Path, workers: int) -> tuple[float,
     return float(json.loads(report)["tps"]), usage.ru_maxrss * 1024
 
 
+def polars_once(rules: Path, source: Path, out: Path) -> float:
+    """Transactions per second of one pyarrow + polars script process."""
+    out.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-m", "pyengine.bench.polars_script", str(rules),
+                           str(source), str(out)], check=True, capture_output=True, text=True)
+    return float(json.loads(done.stdout)["tps"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the medians per size."""
     parser = argparse.ArgumentParser(prog="python -m pyengine.bench.run")
@@ -46,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "pyengine-bench")
+    parser.add_argument("--polars", action="store_true",
+                        help="also time the pyarrow + polars script on each file")
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     peaks: dict[int, int] = {}
@@ -64,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:>12,} records, {args.workers} workers: {tps:12,.0f} transactions/s "
               f"(runs: {', '.join(f'{r[0]:,.0f}' for r in runs)}), "
               f"peak memory {peaks[n] / 2**20:,.0f} MiB")
+        if args.polars:
+            script = [polars_once(args.rules, source, args.data / "polars.parquet")
+                      for _ in range(args.runs)]
+            median = statistics.median(script)
+            print(f"{'':>12}  pyarrow + polars script: {median:12,.0f} transactions/s "
+                  f"(runs: {', '.join(f'{r:,.0f}' for r in script)}); run / script "
+                  f"{tps / median:.2f}x")
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
         print(f"peak memory {large:,} / {small:,} records: {peaks[large] / peaks[small]:.2f}x")
