@@ -142,25 +142,36 @@ def _output(result: ChunkResult, name: str, t: Type, m: int) -> pa.Array:
     return _scalar_array(result, name, t, values[:m], mask)
 
 
+def _validity(mask: np.ndarray) -> pa.Buffer | None:
+    """An Arrow validity bitmap for ``mask`` (True: null), None when nothing is null."""
+    if not mask.any():
+        return None
+    return pa.py_buffer(np.packbits(~mask, bitorder="little"))
+
+
 def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray,
                   mask: np.ndarray) -> pa.Array:
+    # Arrays are assembled from buffers: Java's values are used as they are (a null
+    # slot's value is never read), and a bitmap replaces pyarrow's mask conversion.
+    n, validity = len(values), _validity(mask)
     if t.kind == "string":
         dictionary = pa.array(result.dictionaries.get(name, []), pa.string())
-        codes = pa.array(np.where(mask, 0, values), pa.int32(), mask=mask)
+        codes = pa.Array.from_buffers(pa.int32(), n, [validity, pa.py_buffer(
+            np.where(mask, 0, values).astype(np.int32, copy=False))])
         return pa.DictionaryArray.from_arrays(codes, dictionary)
     if t.kind == "decimal":
-        words = np.empty((len(values), 2), np.int64)
+        words = np.empty((n, 2), np.int64)
         words[:, 0] = values
         words[:, 1] = values >> 63
-        validity = pa.array(~mask).buffers()[1] if mask.any() else None
-        return pa.Array.from_buffers(pa.decimal128(19, t.scale), len(values),
+        return pa.Array.from_buffers(pa.decimal128(19, t.scale), n,
                                      [validity, pa.py_buffer(words)])
-    if t.kind == "timestamp":
-        return pa.array(values.astype(np.int64), pa.int64(), mask=mask).cast(
-            pa.timestamp("us", tz="UTC"))
     if t.kind == "bool":
-        return pa.array(values.astype(bool), mask=mask)
-    return pa.array(values, arrow_type(t), mask=mask)
+        return pa.Array.from_buffers(pa.bool_(), n, [validity, pa.py_buffer(
+            np.packbits(values.astype(bool), bitorder="little"))])
+    arrow = arrow_type(t)
+    data = values.astype(np.float64 if t.kind == "float" else np.int64, copy=False)
+    return pa.Array.from_buffers(arrow, n, [validity, pa.py_buffer(
+        np.ascontiguousarray(data))])
 
 
 def _dead_letters(compiled: CompiledRules, batch: pa.RecordBatch | list[Any],
