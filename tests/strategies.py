@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from hypothesis import strategies as st
@@ -60,13 +58,6 @@ def transactions(clients: list[str]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 # -- expressions ------------------------------------------------------------
-def yaml_string(text: str) -> str:
-    """A YAML double-quoted scalar for ``text`` (JSON, with YAML's printable rules)."""
-    dumped = json.dumps(text, ensure_ascii=False)
-    return re.sub(r"[\x7f-\x84\x86-\x9f\ufffe\uffff]", lambda m: f"\\u{ord(m.group()):04x}",
-                  dumped)
-
-
 def _lit_int(v: int) -> str:
     return str(v) if v >= 0 else f"({v})"
 

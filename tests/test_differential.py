@@ -18,6 +18,7 @@ from pyengine.errors import SpecError
 from pyengine.pipeline import compile_rules
 from pyengine.reference.evaluator import Outcome, evaluate
 from pyengine.reliability.differential import Tally, difference, run
+from pyengine.reliability.randrules import yaml_string
 from pyengine.spec.resolver import load_rules
 from tests import strategies as S
 from tests.helpers import write_rules
@@ -69,10 +70,10 @@ def rules_for(expressions: list[tuple[str, str]]) -> dict[str, str]:
     files = {}
     for i, (kind, text) in enumerate(expressions):
         if kind == "bool":
-            body = f"    when: {S.yaml_string(text)}\n    action: flag\n"
+            body = f"    when: {yaml_string(text)}\n    action: flag\n"
         else:
             body = (f"    when: 'true'\n    action: review\n    set:\n"
-                    f"      v{i}: {S.yaml_string(text)}\n")
+                    f"      v{i}: {yaml_string(text)}\n")
         files[f"s{i}.yaml"] = f"ruleset: s{i}\nclients: [c{i}]\nrules:\n  - id: r{i}\n{body}"
     return files
 
@@ -111,7 +112,7 @@ def test_random_expressions_agree(tmp_path_factory: pytest.TempPathFactory,
 ])
 def test_evaluation_errors_agree(tmp_path: Path, expr: str, error: str) -> None:
     root = write_rules(tmp_path / "r", {"c.yaml": f"ruleset: c\nrules:\n  - id: r\n"
-                                                  f"    when: {S.yaml_string(expr)}\n"
+                                                  f"    when: {yaml_string(expr)}\n"
                                                   "    action: flag\n"})
     compiled = compile_rules(root, builder="javac")
     txn = {"id": "t", "client_id": "c", "amount": "12.00", "currency": "USD", "country": "US",
