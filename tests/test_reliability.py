@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.conftest import EXAMPLES, ROOT
 
 
@@ -37,3 +40,15 @@ def test_digest_sees_every_difference(tmp_path: Path) -> None:
     assert digest(out) == before  # timings may differ between runs
     (out / "dlq.jsonl").write_text("{}\n")
     assert digest(out)["dlq.jsonl"] != before["dlq.jsonl"]
+
+
+@settings(max_examples=300)
+@given(text=st.text())
+def test_yaml_string_reads_back_as_the_same_text(text: str) -> None:
+    """Regression: characters beyond the BMP were escaped as ``\\uXXXXX``, which YAML
+    reads as a four-digit escape and a stray digit (a lone surrogate in the rules)."""
+    import yaml
+
+    from pyengine.reliability.randrules import yaml_string
+
+    assert yaml.safe_load(yaml_string(text)) == text

@@ -55,9 +55,14 @@ def cel_string(text: str) -> str:
 
 
 def yaml_string(text: str) -> str:
-    """A YAML double-quoted scalar (JSON, with C1 controls and U+2028 escaped)."""
-    return "".join(ch if ord(ch) < 0x7F or (ch.isprintable() and ch != "\u2028")
-                   else f"\\u{ord(ch):04x}" for ch in json.dumps(text, ensure_ascii=False))
+    """A YAML double-quoted scalar (JSON, with every non-printable character escaped;
+    beyond the BMP as ``\\UXXXXXXXX``, since ``\\u`` takes exactly four digits)."""
+    def escape(ch: str) -> str:
+        if ord(ch) < 0x7F or ch.isprintable():
+            return ch
+        return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+
+    return "".join(map(escape, json.dumps(text, ensure_ascii=False)))
 
 
 def _num(v: float | int) -> str:
