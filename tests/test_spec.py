@@ -127,6 +127,13 @@ def test_positions_inside_quoted_and_block_scalars(tmp_path: Path) -> None:
      "c.yaml:9:22: no rule or table 'nope' in rule set 'c'"),
     ({"c.yaml": one_rule("true") + "tests:\n  - name: n\n    txn: {}\n"
                 "    expect: {error: oops}\n"}, "c.yaml:9:21: unknown error kind 'oops'"),
+    # A YAML \ud800 escape gives a lone surrogate, which Java decoded into a string no
+    # Python str() could take back: evaluation crashed on the rule's output.
+    ({"c.yaml": "ruleset: c\nrules:\n  - id: r\n    when: 'true'\n    action: flag\n"
+                "    set: {risk_tag: \"\\\"\\ud800\\\"\"}\n"},
+     "c.yaml:6:21: U+D800 is a lone surrogate"),
+    ({"c.yaml": one_rule("true") + "    reason: \"bad \\udfff\"\n"},
+     "c.yaml:6:13: U+DFFF is a lone surrogate"),
 ])
 def test_each_kind_of_problem(tmp_path: Path, files: dict[str, str], expected: str) -> None:
     root = write_rules(tmp_path / "r", files)

@@ -133,6 +133,14 @@ class _Builder:
         self.smap.entries[path] = self.scalar(node)
         return self.loader.construct_object(node, deep=True)
 
+    def check_characters(self, node: yaml.ScalarNode) -> None:
+        # A "\ud800" escape in a double-quoted scalar gives a lone surrogate: not a
+        # character, so no UTF-8 (Java's, a result file's, a terminal's) can hold it.
+        lone = next((c for c in node.value if "\ud800" <= c <= "\udfff"), None)
+        if lone is not None:
+            self.problems.append(Diagnostic(self.pos(node), f"U+{ord(lone):04X} is a lone "
+                                            "surrogate (a \\u escape?), not a character"))
+
     def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         self.loader.flatten_mapping(node)
         out: dict[str, Any] = {}
@@ -140,6 +148,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(Diagnostic(self.pos(key_node), "mapping keys must be plain"))
                 continue
+            self.check_characters(key_node)
             key = str(self.loader.construct_object(key_node))
             if key in out:
                 self.problems.append(Diagnostic(self.pos(key_node), f"duplicate key '{key}'"))
@@ -149,6 +158,7 @@ class _Builder:
         return out
 
     def scalar(self, node: yaml.ScalarNode) -> Located:
+        self.check_characters(node)
         raw = self.text[node.start_mark.index : node.end_mark.index]
         indent = None
         if node.style in ("|", ">"):
