@@ -104,9 +104,17 @@ def _kind(v: Any) -> str:
             list: "an array", dict: "an object"}.get(type(v), type(v).__name__)
 
 
+# JSON's "\ud800" escape gives a lone surrogate: not a character, so no UTF-8 (Arrow's,
+# Java's, a results file's) can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _string(v: Any, t: Type) -> str:
     if not isinstance(v, str):
         raise _Bad(f"expected a string, got {_kind(v)}")
+    lone = _SURROGATE.search(v)
+    if lone is not None:
+        raise _Bad(f"U+{ord(lone.group()):04X} is a lone surrogate, not a character")
     return v
 
 
@@ -256,7 +264,8 @@ _CONVERTERS = {
 # Per kind: Python statements that accept the common form of a value in ``v`` (leaving
 # its typed value in ``v``) or ``return None``; anything else goes the general way.
 _FAST_CHECKS = {
-    "string": ["if type(v) is not str: return None"],
+    "string": ["if type(v) is not str: return None",
+               "if not v.isascii() and _SURROGATE.search(v) is not None: return None"],
     "int": ["if type(v) is not int or not INT_MIN <= v <= INT_MAX: return None"],
     # v - v is 0.0 exactly for finite floats (NaN for NaN and the infinities)
     "float": ["if type(v) is not float or v - v != 0.0: return None"],
@@ -298,7 +307,7 @@ def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
     namespace: dict[str, Any] = {
         "INT_MIN": INT_MIN, "INT_MAX": INT_MAX, "_plain_decimal": _plain_decimal,
         "_RFC3339": _RFC3339, "_fromisoformat": dt.datetime.fromisoformat, "_EPOCH": _EPOCH,
-        "_MICROSECOND": _MICROSECOND,
+        "_MICROSECOND": _MICROSECOND, "_SURROGATE": _SURROGATE,
     }
     exec(compile("\n".join(lines), f"<pyengine reader: {len(schema.fields)} fields>", "exec"),
          namespace)

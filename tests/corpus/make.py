@@ -109,6 +109,15 @@ JSONL: dict[str, tuple[bytes, dict[str, Any]]] = {
         "22": [SCHEMA_BAD, "field 'ts' is missing"], "23": [SCHEMA_BAD, "field 'note'"],
         "24": ["parse", "invalid JSON"],
     }),
+    # JSON escapes can spell a lone surrogate (not a character: no UTF-8 holds it); a
+    # pair spells one character, and a field no rule reads is never converted.
+    "lone_surrogates": (b"\n".join([
+        jline(currency="U\ud800").encode(), jline(note="\udfff").encode(),
+        jline(note="\ud83d\ude00 ok").encode(), jline(extra="\ud800").encode(),
+    ]) + b"\n", {
+        "0": [SCHEMA_BAD, "field 'currency': U+D800 is a lone surrogate"],
+        "1": [SCHEMA_BAD, "field 'note': U+DFFF is a lone surrogate"],
+    }),
     "empty": (b"", {}),
 }
 
