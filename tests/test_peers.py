@@ -119,6 +119,7 @@ def test_bench_jmh_runs_through_gradle_and_compare_reads_it(tmp_path: Path) -> N
     assert "JMH RulesBenchmark.evaluateChunk" in bench("jmh", "--quick", "--threads", "1,2")
     entries = json.loads((tmp_path / "jmh.json").read_text())
     assert [e["threads"] for e in entries] == [1, 2]
+    assert "Benchmark" in (tmp_path / "jmh-2.txt").read_text()
     assert all(e["params"]["rows"] == "2000" and e["primaryMetric"]["score"] > 0
                for e in entries)
     bench("compare", "--sample", "200", "--runs", "1", "--workers", "2", "--jmh",

@@ -7,7 +7,8 @@ input buffer and a ``bindings.txt`` naming them. ``java/src/jmh/java``'s
 ``RulesBenchmark`` replays those calls and times ``Evaluator.evaluateChunk``;
 Gradle's ``jmh`` task (build.gradle) compiles it against the rules jar and runs
 JMH once per thread count. JMH's JSON results are merged into ``DIR/jmh.json``,
-which ``bench compare --jmh`` reads.
+which ``bench compare --jmh`` reads; its printed report (with any profiler's output)
+is kept as ``DIR/jmh-THREADS.txt``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def run_jmh(jar: Path, data: Path, rows: int, threads: int, jmh_args: str,
         cmd = [gradle, "--quiet", "--no-daemon", f"-PrulesJar={jar}",
                f"-PjmhSrc={resources.jmh_dir()}", f"-PjmhArgs={args}", "jmh"]
         done = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
+    # JMH's own report (and any profiler's, e.g. --jmh-args '-prof stack') beside the JSON.
+    result.with_suffix(".txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode != 0 or not result.exists():
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
         raise BuildError(f"JMH through Gradle failed (exit {done.returncode}):\n{tail}")
