@@ -159,9 +159,9 @@ class Comparison:
     def peers(self, rules: Path, sample: int) -> None:
         """The polars and ZEN lanes, timed in a child process without a JVM.
 
-        A started JVM slows ZEN's batch API several times over in this process (its
-        memory and threads; 14.7K/s without a JVM, 3K/s with one, for 20,000
-        records), which is no fault of ZEN's: each peer runs as it would on its own.
+        A started JVM slows ZEN's batch API several times over in this process
+        (measured: 14.7K/s without a JVM, 3K/s with one, for 20,000 records; why is not
+        established), which is no fault of ZEN's: each peer runs as it would on its own.
         """
         with tempfile.TemporaryDirectory(prefix="pyengine-compare-") as work:
             out = Path(work) / "lanes.pickle"
