@@ -135,7 +135,12 @@ def test_zen_agrees_with_the_reference_on_the_examples(examples_program: Program
     from pyengine.peers.to_zen import translate as to_zen
 
     rules = to_zen(examples_program)
-    assert rules.untranslated == [] and rules.note == "every rule translated"
+    assert rules.untranslated == [] and rules.note.startswith("every rule translated, ")
+    # What ZEN computes its own way is said per rule, with the reason.
+    assert rules.approximate["globex.short_country_code"] == {"ZEN's len counts UTF-8 bytes"}
+    assert rules.approximate["acme.risk_band"] == {"floats are decimals in ZEN"}
+    assert "acme.sanctioned_country" not in rules.approximate
+    assert "ZEN semantics: globex.fx_exposure: floats are decimals" in rules.detail
     rows = [json_safe(r) for r in transactions(1500, clients=7, seed=4).to_pylist()]
     expected = []
     for row in rows:
@@ -155,7 +160,7 @@ def test_zen_reports_what_it_cannot_translate(tmp_path: Path) -> None:
         "  - id: quoted\n    when: s == \"it's \\\"quoted\\\"\"\n    action: flag\n"
         "  - id: plain\n    when: s == \"x\"\n    action: review\n")
     rules = to_zen(load_program(tmp_path))
-    assert [u.split(" ")[0] for u in rules.untranslated] == ["ordered", "quoted"]
+    assert [u.split(" ")[0] for u in rules.untranslated] == ["only.ordered", "only.quoted"]
     assert "ordering strings" in rules.untranslated[0] and "only.yaml:5" in rules.untranslated[0]
     assert rules.note.startswith("2 rules not translated")
     # The rules that translate still decide.

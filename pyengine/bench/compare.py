@@ -58,7 +58,8 @@ class Lane:
     tps: float
     checked: int  # rows compared with evaluate_batch (0: not comparable)
     mismatches: int
-    note: str = ""
+    note: str = ""  # a line for the table
+    detail: str = ""  # the whole story, for compare.json
 
 
 def batch_keys(result: BatchResult, count: int) -> list[Key]:
@@ -105,10 +106,11 @@ class Comparison:
         self.expected: list[Key] = []
 
     def add(self, name: str, workers: int, records: int, seconds: float,
-            keys: Iterable[Key] | None, note: str = "") -> None:
+            keys: Iterable[Key] | None, note: str = "", detail: str = "") -> None:
         """Record a lane, comparing its keys with evaluate_batch's."""
         checked, bad = count_mismatches(self.expected, keys) if keys is not None else (0, 0)
-        self.lanes.append(Lane(name, workers, records, records / seconds, checked, bad, note))
+        self.lanes.append(Lane(name, workers, records, records / seconds, checked, bad, note,
+                               detail))
 
     def batch(self, workers: list[int]) -> None:
         n = self.table.num_rows
@@ -173,7 +175,8 @@ class Comparison:
             self.add(*lane)
 
 
-PeerLane = tuple[str, int, int, float, list[Key], str]
+# (name, workers, records, seconds, keys, note, detail), the arguments of Comparison.add
+PeerLane = tuple[str, int, int, float, list[Key], str, str]
 
 
 def peer_lanes(rules: Path, records: int, runs: int, sample: int) -> list[PeerLane]:
@@ -192,13 +195,13 @@ def peer_lanes(rules: Path, records: int, runs: int, sample: int) -> list[PeerLa
             for r in frame.select(["ruleset", "decision", "fired", "failed"])
             .iter_rows(named=True)]
     lanes: list[PeerLane] = [("polars", pl.thread_pool_size(), records, seconds, keys,
-                              "polars thread pool")]
+                              "polars thread pool", "")]
     zen = to_zen(program)
     rows = [json_safe(r) for r in table.slice(0, sample).to_pylist()]
     seconds, keys = timed(lambda: [zen.evaluate(r) for r in rows], 1)
-    lanes.append(("zen per record", 1, len(rows), seconds, keys, zen.note))
+    lanes.append(("zen per record", 1, len(rows), seconds, keys, zen.note, zen.detail))
     seconds, keys = timed(lambda: zen.evaluate_many(rows), 1)
-    lanes.append(("zen batch API", 1, len(rows), seconds, keys, zen.note))
+    lanes.append(("zen batch API", 1, len(rows), seconds, keys, zen.note, zen.detail))
     return lanes
 
 

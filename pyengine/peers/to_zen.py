@@ -13,10 +13,11 @@ Values are what the Java bridge hands the compiled rules: decimals as scaled int
 and timestamps as microseconds, so decimal arithmetic is exact and scaled as in
 the reference. What ZEN cannot express the same way, :func:`translate` reports in
 :attr:`ZenRules.untranslated` (the rule never fires there) instead of guessing.
-Known differences, which documentation and ``bench compare`` state: ZEN computes
-floats as decimals, ``lowerAscii``/``upperAscii`` are ZEN's Unicode ``lower`` and
-``upper``, ``size`` counts UTF-8 bytes, int overflow is not detected, and a record
-whose evaluation fails in pyengine is only compared when ZEN fails too.
+Where a translated rule relies on ZEN's own semantics, :attr:`ZenRules.approximate`
+says so per rule: ZEN computes floats as decimals, its ``lower``/``upper`` (for
+``lowerAscii``/``upperAscii``) map all of Unicode, its ``len`` counts UTF-8 bytes, and
+it does not stop at int64 overflow. ZEN's errors are not classified: a record
+pyengine fails on agrees only if ZEN fails on it too.
 """
 
 from __future__ import annotations
@@ -201,6 +202,24 @@ class ExprTranslator(ast.Visitor):
         return f"{name}({target}, {self.expr(pattern)})"
 
 
+def approximations(node: ast.Node) -> set[str]:
+    """Why ``node``'s translation relies on ZEN's own semantics, which differ from the
+    reference's on some inputs (an empty set: none of these apply)."""
+    found = set()
+    for n in node.walk():
+        if n.type is not None and n.type.kind == "float":
+            found.add("floats are decimals in ZEN")
+        if isinstance(n, ast.Call) and n.func in ("lowerAscii", "upperAscii"):
+            found.add("ZEN's lower/upper map all of Unicode")
+        if isinstance(n, ast.Call) and n.func == "size":
+            found.add("ZEN's len counts UTF-8 bytes")
+        arithmetic = ((isinstance(n, ast.Binary) and n.op in ("+", "-", "*", "/"))
+                      or (isinstance(n, ast.Unary) and n.op == "-"))
+        if arithmetic and n.type is not None and n.type.kind in ("int", "decimal"):
+            found.add("ZEN does not stop at int64 overflow")
+    return found
+
+
 def _table_key(table: str, output: str) -> str:
     return f"t_{table}_{output}"
 
@@ -228,13 +247,21 @@ class RuleSetTranslator:
         self.program, self.rs = program, rs
         self.out = Expressions()
         self.untranslated: list[str] = []
+        self.approximate: dict[str, set[str]] = {}  # rule or table id -> why
         self.failures: list[str] = []
 
     def expressions(self) -> list[tuple[str, str]]:
         """Tables, rules, then ``decision``, ``fired`` and ``failed``."""
         levels, fired = ["0"], []
         for table in self.rs.tables:
-            hit = self.table(table)
+            nodes = [e.node for e in table.inputs]
+            nodes += [e.node for row in table.rows for e in [*row.tests, *row.values] if e]
+            self.note_approximations(table.id, nodes)
+            try:
+                hit = self.table(table)
+            except Untranslatable as exc:  # the table never matches in ZEN
+                self.untranslated.append(f"{table.id} ({exc.what}, {exc.pos})")
+                hit = "false"
             fired.append(f'({hit} ? "{table.id}" : null)')
             if any(o.name == "action" for o in table.outputs):
                 action = f"$.{_table_key(table.id, 'action')}"
@@ -243,6 +270,7 @@ class RuleSetTranslator:
         before: list[str] = []
         ex = ExprTranslator()
         for rule in self.rs.rules:
+            self.note_approximations(rule.id, [rule.when.node])
             try:
                 cond = ex.expr(rule.when.node)
             except Untranslatable as exc:
@@ -258,6 +286,11 @@ class RuleSetTranslator:
         self.out.add("fired", f"filter([{', '.join(fired)}], # != null)")
         self.out.add("failed", _any(self.failures))
         return self.out.items
+
+    def note_approximations(self, where: str, nodes: list[ast.Node]) -> None:
+        found = set().union(*(approximations(n) for n in nodes))
+        if found:
+            self.approximate[where] = found
 
     def table(self, table: Table) -> str:
         """Add a table's expressions; returns the reference to "it matched"."""
@@ -337,21 +370,31 @@ class ZenRules:
 
         self.program = program
         self.untranslated: list[str] = []
+        self.approximate: dict[str, set[str]] = {}  # "ruleset.id" -> why
         self.graphs: dict[str, dict[str, Any]] = {}
         for rs in program.rulesets:
             t = RuleSetTranslator(program, rs)
             self.graphs[rs.name] = jdm(t.expressions())
-            self.untranslated += t.untranslated
+            self.untranslated += [f"{rs.name}.{u}" for u in t.untranslated]
+            self.approximate.update({f"{rs.name}.{k}": v for k, v in t.approximate.items()})
         self.engine = zen.ZenEngine({"loader": {"type": "static", "content": self.graphs}})
         self.decisions = {name: self.engine.create_decision(json.dumps(graph))
                           for name, graph in self.graphs.items()}
 
     @property
     def note(self) -> str:
-        """What the lane leaves out, for the comparison table."""
-        if not self.untranslated:
-            return "every rule translated"
-        return f"{len(self.untranslated)} rules not translated: {'; '.join(self.untranslated)}"
+        """What the lane leaves out or approximates, in a line for the comparison table."""
+        done = ("every rule translated" if not self.untranslated
+                else f"{len(self.untranslated)} rules not translated")
+        return f"{done}, {len(self.approximate)} with ZEN's number or string semantics"
+
+    @property
+    def detail(self) -> str:
+        """Every rule left out and every approximation, for compare.json."""
+        lines = [f"not translated: {u}" for u in self.untranslated]
+        lines += [f"ZEN semantics: {where}: {'; '.join(sorted(why))}"
+                  for where, why in sorted(self.approximate.items())]
+        return "\n".join(lines)
 
     def context(self, raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """(rule set, ZEN input) of a raw transaction; None when pyengine dead-letters it
