@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ import pyarrow as pa
 from pyengine import resources
 from pyengine.batch.convert import convert_batch
 from pyengine.batch.generate import transactions
+from pyengine.build.compiler import gradle_project
 from pyengine.engine import Engine
 from pyengine.errors import BuildError
 
@@ -63,16 +63,11 @@ def write_data(engine: Engine, table: pa.Table, out: Path) -> int:
 def run_jmh(jar: Path, data: Path, rows: int, threads: int, jmh_args: str,
             result: Path) -> list[dict[str, Any]]:
     """Run RulesBenchmark through Gradle on ``threads`` threads; JMH's JSON entries."""
-    gradle = shutil.which("gradle")
-    if gradle is None:
-        raise BuildError("Gradle is not installed: run 'make setup' (Debian: apt-get install "
-                         "gradle)")
     args = (f"{jmh_args} -t {threads} -p data={data} -p rows={rows} -rf json -rff {result} "
             "RulesBenchmark")
     with tempfile.TemporaryDirectory(prefix="pyengine-jmh-") as work:
         project = Path(work)
-        shutil.copyfile(resources.build_gradle(), project / "build.gradle")
-        (project / "settings.gradle").write_text("rootProject.name = 'jmh'\n", encoding="utf-8")
+        gradle = gradle_project(project, "jmh")
         cmd = [gradle, "--quiet", "--no-daemon", f"-PrulesJar={jar}",
                f"-PjmhSrc={resources.jmh_dir()}", f"-PjmhArgs={args}", "jmh"]
         done = subprocess.run(cmd, cwd=project, capture_output=True, text=True)

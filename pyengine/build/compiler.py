@@ -84,15 +84,22 @@ def _write_jar(classes: Path, jar: Path) -> None:
             zf.writestr(info, path.read_bytes())
 
 
-def _gradle(generated: Path, workdir: Path) -> Path:
+def gradle_project(project: Path, name: str, hint: str = "") -> str:
+    """Make ``project`` a Gradle project of pyengine's build.gradle; returns the gradle
+    executable (BuildError when there is none; ``hint`` says what else to do)."""
     gradle = shutil.which("gradle")
     if gradle is None:
         raise BuildError("Gradle is not installed: run 'make setup' (Debian: apt-get install "
-                         "gradle), or build with --builder javac")
-    project = workdir / "gradle"
+                         f"gradle){hint}")
     project.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(resources.build_gradle(), project / "build.gradle")
-    (project / "settings.gradle").write_text("rootProject.name = 'rules'\n", encoding="utf-8")
+    (project / "settings.gradle").write_text(f"rootProject.name = '{name}'\n", encoding="utf-8")
+    return gradle
+
+
+def _gradle(generated: Path, workdir: Path) -> Path:
+    project = workdir / "gradle"
+    gradle = gradle_project(project, "rules", ", or build with --builder javac")
     cmd = [gradle, "--offline", "--quiet", "--no-daemon",
            f"-PruntimeSrc={resources.java_runtime_dir()}", f"-PgeneratedSrc={generated}", "jar"]
     _run(cmd, project, "Gradle")
