@@ -53,6 +53,12 @@ def assignable(src: Type, dst: Type) -> bool:
     return src.kind == dst.kind == "decimal" and src.scale <= dst.scale
 
 
+def scale_of(t: Type | None) -> int:
+    """The digits after the point of a checked numeric type: a decimal's scale, else 0."""
+    assert t is not None
+    return t.scale if t.kind == "decimal" else 0
+
+
 def decimal(scale: int) -> Type:
     """The decimal type with ``scale`` digits after the point."""
     return Type("decimal", scale)

@@ -29,7 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from pyengine.lang import ast
-from pyengine.lang.types import ACTION, NULL, Type
+from pyengine.lang.types import ACTION, NULL, Type, scale_of
 from pyengine.reference.ops import INT_MAX, INT_MIN
 from pyengine.spec.program import ACTIONS, Program, Rule, RuleSet, Table
 
@@ -242,7 +242,7 @@ class ExprTranslator(ast.Visitor):
     def compare(self, node: ast.Binary, t: Type) -> pl.Expr:
         if t.kind == "decimal":  # at the larger scale, in int128: never overflows
             a, b = self.expr(node.left), self.expr(node.right)
-            sa, sb = _scale(node.left.type), _scale(node.right.type)
+            sa, sb = scale_of(node.left.type), scale_of(node.right.type)
             s = max(sa, sb)
             x, y = a.cast(I128) * 10 ** (s - sa), b.cast(I128) * 10 ** (s - sb)
             return _COMPARE[node.op](x, y)
@@ -259,7 +259,7 @@ class ExprTranslator(ast.Visitor):
             a, b = self.expr(node.left).cast(I128), self.expr(node.right).cast(I128)
             if op == "*":
                 return checked(a * b)
-            sa, sb = _scale(node.left.type), _scale(node.right.type)
+            sa, sb = scale_of(node.left.type), scale_of(node.right.type)
             return trunc_div(checked(a * 10 ** (max(sa, sb) - sa + sb)).cast(I128), b)
         a, b = self.as_type(node.left, t), self.as_type(node.right, t)
         if t.kind == "float":
@@ -339,11 +339,6 @@ class ExprTranslator(ast.Visitor):
 def _constant(node: ast.Node) -> bool:
     """Whether ``node`` reads no field, table output or table input."""
     return not any(isinstance(n, ast.Name | ast.Select | ast.InputRef) for n in node.walk())
-
-
-def _scale(t: Type | None) -> int:
-    assert t is not None
-    return t.scale if t.kind == "decimal" else 0
 
 
 def _to_int(v: pl.Expr, t: Type) -> pl.Expr:

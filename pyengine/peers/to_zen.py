@@ -29,7 +29,7 @@ from typing import Any
 
 from pyengine.errors import Pos, PyEngineError, RecordError
 from pyengine.lang import ast
-from pyengine.lang.types import ACTION, NULL, Type
+from pyengine.lang.types import ACTION, NULL, Type, scale_of
 from pyengine.peers.to_polars import rust_regex
 from pyengine.records import convert_record
 from pyengine.spec.program import ACTIONS, Program, RuleSet, Table
@@ -61,11 +61,6 @@ def _raw_string(text: str, pos: Pos) -> str:
                          "escapes)", pos)
 
 
-def _scale(t: Type | None) -> int:
-    assert t is not None
-    return t.scale if t.kind == "decimal" else 0
-
-
 def _floor_mod(x: str, m: int) -> str:
     return f"((({x}) % {m}) + {m}) % {m}"
 
@@ -88,7 +83,7 @@ class ExprTranslator(ast.Visitor):
         assert node.type is not None and target is not None
         text = self.expr(node)
         if target.kind == "decimal" and node.type.kind in ("int", "decimal"):
-            k = target.scale - _scale(node.type)
+            k = target.scale - scale_of(node.type)
             return f"({text} * {10 ** k})" if k else text
         return text
 
@@ -134,10 +129,10 @@ class ExprTranslator(ast.Visitor):
             a, b = self.expr(node.left), self.expr(node.right)
             if op == "*":
                 return f"({a} * {b})"
-            sa, sb = _scale(node.left.type), _scale(node.right.type)
+            sa, sb = scale_of(node.left.type), scale_of(node.right.type)
             return f"trunc({a} * {10 ** (max(sa, sb) - sa + sb)} / {b})"
         if t.kind == "decimal" and op in ("==", "!=", "<", "<=", ">", ">="):
-            s = max(_scale(node.left.type), _scale(node.right.type))
+            s = max(scale_of(node.left.type), scale_of(node.right.type))
             t = Type("decimal", s)
         a, b = self.as_type(node.left, t), self.as_type(node.right, t)
         if op == "/" and t.kind == "int":
@@ -169,7 +164,7 @@ class ExprTranslator(ast.Visitor):
             return f"len({arg})"
         if name == "abs":
             return f"abs({arg})"
-        scale = 10 ** _scale(at)
+        scale = 10 ** scale_of(at)
         if name == "int":
             if at.kind == "string":
                 return f"trunc(number({arg}))"

@@ -14,7 +14,7 @@ from typing import Any
 from pyengine.errors import RecordError
 from pyengine.lang import ast
 from pyengine.lang import regex as regex_mod
-from pyengine.lang.types import ACTION, NULL, Type
+from pyengine.lang.types import ACTION, NULL, Type, scale_of
 from pyengine.reference import ops
 from pyengine.reference.ops import EvalFailure
 from pyengine.spec.program import ACTIONS, Program, Rule, RuleSet, Table
@@ -130,8 +130,8 @@ class ExprEvaluator(ast.Visitor):
 
     def compare(self, node: ast.Binary, t: Type) -> bool:
         if t.kind == "decimal":
-            a, sa = self.visit(node.left), _scale(node.left.type)
-            b, sb = self.visit(node.right), _scale(node.right.type)
+            a, sa = self.visit(node.left), scale_of(node.left.type)
+            b, sb = self.visit(node.right), scale_of(node.right.type)
             c = ops.dec_cmp(a, sa, b, sb)
             x: Any = c
             y: Any = 0
@@ -144,8 +144,8 @@ class ExprEvaluator(ast.Visitor):
         if t.kind == "string":
             return self.visit(node.left) + self.visit(node.right)
         if t.kind == "decimal" and op in ("*", "/"):
-            a, sa = self.visit(node.left), _scale(node.left.type)
-            b, sb = self.visit(node.right), _scale(node.right.type)
+            a, sa = self.visit(node.left), scale_of(node.left.type)
+            b, sb = self.visit(node.right), scale_of(node.right.type)
             return ops.check(a * b) if op == "*" else ops.dec_div(a, sa, b, sb)
         a, b = self.as_type(node.left, t), self.as_type(node.right, t)
         if t.kind == "float":
@@ -206,11 +206,6 @@ class ExprEvaluator(ast.Visitor):
             return arg in target
         assert name == "matches"
         return regex_mod.compile(arg).search(target) is not None
-
-
-def _scale(t: Type | None) -> int:
-    assert t is not None
-    return t.scale if t.kind == "decimal" else 0
 
 
 _COMPARE = {
