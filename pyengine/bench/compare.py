@@ -39,11 +39,10 @@ from pyengine.batch.generate import transactions
 from pyengine.bench.batch import java_loop_seconds
 from pyengine.engine import BatchResult, Engine, default_workers
 from pyengine.errors import RecordError
+from pyengine.peers import FAILED, Key, outcome_key
 from pyengine.pipeline import load_program
 from pyengine.reference.evaluator import evaluate
 
-Key = tuple[Any, ...]  # (ruleset, decision, fired ids), or ("failed",)
-FAILED: Key = ("failed",)
 # The goals: pyengine's 2-worker evaluate_batch against each lane.
 GOALS = {"polars": 1.5, "reference": 20.0, "zen per record": 100.0, "java loop": 0.9}
 
@@ -150,12 +149,8 @@ class Comparison:
     def reference(self, sample: int) -> None:
         program = self.engine.program
 
-        def one(row: dict[str, Any]) -> Key:
-            out = evaluate(program, row)
-            return FAILED if out.error else (out.ruleset, out.decision, tuple(out.fired))
-
         rows = self.rows[:sample]
-        seconds, keys = timed(lambda: [one(r) for r in rows], 1)
+        seconds, keys = timed(lambda: [outcome_key(evaluate(program, r)) for r in rows], 1)
         self.add("reference", 1, len(rows), seconds, keys)
 
     def peers(self, rules: Path, sample: int) -> None:

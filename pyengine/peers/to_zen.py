@@ -30,12 +30,10 @@ from typing import Any
 from pyengine.errors import Pos, PyEngineError, RecordError
 from pyengine.lang import ast
 from pyengine.lang.types import ACTION, NULL, Type, scale_of
+from pyengine.peers import FAILED, Key
 from pyengine.peers.to_polars import rust_regex
 from pyengine.records import convert_record
 from pyengine.spec.program import ACTIONS, Program, RuleSet, Table
-
-Key = tuple[Any, ...]
-FAILED: Key = ("failed",)
 
 
 class Untranslatable(PyEngineError):
