@@ -124,25 +124,18 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks on real compiled rules",
                        description="Benchmarks on real compiled rules (see docs/benchmarks.md).")
     bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
-    p = bench_sub.add_parser("scaling", help="throughput against worker threads",
-                             description="The scaling matrix: evaluate_batch on an in-memory "
-                             "table with each worker count; writes scaling.json and "
-                             "scaling.png to --out.")
-    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
-    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p = _bench_parser(bench_sub, "scaling", cmd_bench_scaling,
+                      help="throughput against worker threads",
+                      description="The scaling matrix: evaluate_batch on an in-memory table "
+                      "with each worker count; writes scaling.json and scaling.png to --out.")
     p.add_argument("--workers", type=_counts, default=[1, 2, 4, 8, 16, 24, 32],
                    metavar="1,2,4,...", help="worker counts (default 1,2,4,8,16,24,32)")
     p.add_argument("--runs", type=_positive, default=3, help="runs per count (median)")
-    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
-    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
-    p.set_defaults(func=cmd_bench_scaling)
-    p = bench_sub.add_parser("jmh", help="the compiled rules alone, under JMH",
-                             description="The pure-Java baseline: JMH (through Gradle) times "
-                             "the compiled rules over the transactions bench compare uses, "
-                             "once per thread count; writes jmh.json to --out for "
-                             "bench compare --jmh.")
-    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
-    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+
+    p = _bench_parser(bench_sub, "jmh", cmd_bench_jmh, help="the compiled rules alone, under JMH",
+                      description="The pure-Java baseline: JMH (through Gradle) times the "
+                      "compiled rules over the transactions bench compare uses, once per "
+                      "thread count; writes jmh.json to --out for bench compare --jmh.")
     p.add_argument("--threads", type=_counts, default=None, metavar="1,2,...",
                    help="thread counts (default 1..cores)")
     p.add_argument("--quick", action="store_true",
@@ -150,18 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jmh-args", default="", metavar="ARGS",
                    help="more JMH options, e.g. '-prof gc' (default: the benchmark's own "
                    "forks, warm-up and iterations)")
-    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
-    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
-    p.set_defaults(func=cmd_bench_jmh)
 
-    p = bench_sub.add_parser("compare", help="pyengine beside polars, ZEN, Java and Python",
-                             description="One run, the same transactions and rules: "
-                             "evaluate_batch, the Java loop, one call per transaction, the "
-                             "reference evaluator, the rules translated to polars and to ZEN; "
-                             "each checked to give the same decisions. Writes compare.json "
-                             "and compare.png to --out.")
-    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
-    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p = _bench_parser(bench_sub, "compare", cmd_bench_compare,
+                      help="pyengine beside polars, ZEN, Java and Python",
+                      description="One run, the same transactions and rules: evaluate_batch, "
+                      "the Java loop, one call per transaction, the reference evaluator, the "
+                      "rules translated to polars and to ZEN; each checked to give the same "
+                      "decisions. Writes compare.json and compare.png to --out.")
     p.add_argument("--workers", type=_counts, default=None, metavar="1,2,...",
                    help="evaluate_batch worker counts (default 1..cores)")
     p.add_argument("--runs", type=_positive, default=3, help="runs per batch lane (median)")
@@ -170,9 +158,6 @@ def _parser() -> argparse.ArgumentParser:
                    "Engine.evaluate gets 10x as many (default 20000)")
     p.add_argument("--jmh", type=Path, default=None, metavar="FILE",
                    help="a JMH JSON result to use for the Java loop (see docs/benchmarks.md)")
-    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
-    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
-    p.set_defaults(func=cmd_bench_compare)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a rule set file",
                        description="Print the JSON Schema of rule set files, for editors.")
@@ -354,6 +339,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                  args.bad_fraction)
     print(f"{args.out}: {written['records']} transactions, {written['bad']} bad")
     return 0
+
+
+def _bench_parser(bench_sub: Any, name: str, func: Any,
+                  **kwargs: Any) -> argparse.ArgumentParser:
+    """A ``bench`` subcommand with the options every benchmark takes."""
+    p: argparse.ArgumentParser = bench_sub.add_parser(name, **kwargs)
+    p.add_argument("--rules", required=True, type=Path, metavar="DIR")
+    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
+    p.set_defaults(func=func)
+    return p
 
 
 def cmd_bench_scaling(args: argparse.Namespace) -> int:
