@@ -124,6 +124,17 @@ def half_done(tmp_path: Path, examples_compiled: Any) -> tuple[Engine, JobConfig
     return engine, config, clean
 
 
+def test_a_failed_run_leaves_no_writer_behind(
+        half_done: tuple[Engine, JobConfig, JobConfig]) -> None:
+    """Regression: part writers went on after run_job had raised, so a part file could
+    appear in OUT later, racing a rerun in the same process."""
+    import threading
+
+    _, config, _ = half_done
+    assert not [t for t in threading.enumerate() if t.name.startswith("pyengine-writer")]
+    assert not list(config.output.rglob("*.tmp"))
+
+
 def damage(path: Path, how: str) -> None:
     text = path.read_text()
     if how == "truncated":

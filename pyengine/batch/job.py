@@ -282,21 +282,28 @@ class Job:
         slots = threading.BoundedSemaphore(2 * workers + 2)
         closing: deque[Segment] = deque()
         current: Segment | None = None
-        with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool:
-            for index, work in self._ordered(pool):
-                if current is None or current.index != index:
-                    if current is not None:
-                        current.closed = current.part.close()
-                        closing.append(current)
-                    current = Segment(index, self._part_writer(index, slots))
-                current.add(work)
-                while closing and (len(closing) > workers or _done(closing[0])):
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool:
+                for index, work in self._ordered(pool):
+                    if current is None or current.index != index:
+                        if current is not None:
+                            current.closed = current.part.close()
+                            closing.append(current)
+                        current = Segment(index, self._part_writer(index, slots))
+                    current.add(work)
+                    while closing and (len(closing) > workers or _done(closing[0])):
+                        commit(closing.popleft())
+                if current is not None:
+                    current.closed = current.part.close()
+                    closing.append(current)
+                while closing:
                     commit(closing.popleft())
-            if current is not None:
-                current.closed = current.part.close()
-                closing.append(current)
-            while closing:
-                commit(closing.popleft())
+        except BaseException:
+            # Nothing writes into OUT once the run has failed: a writer still going would
+            # race the rerun that resumes there (in this process, for API users).
+            for segment in [*closing, *([current] if current is not None else [])]:
+                segment.part.abandon()
+            raise
         self.state.seconds = base_seconds + time.perf_counter() - started
         self.state.complete = True
         report = self.report()

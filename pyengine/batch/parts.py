@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,16 @@ class PartWriter:
         future = self._thread.submit(self._finish)
         self._thread.shutdown(wait=False)
         return future
+
+    def abandon(self) -> None:
+        """Drop the writes still queued, wait for the one running, remove the temporary
+        file (a part already in place stays: it is not committed, and a resume rewrites it).
+        Safe to call more than once."""
+        self._thread.shutdown(wait=True, cancel_futures=True)
+        if self._writer is not None:
+            with suppress(OSError, pa.ArrowException):
+                self._writer.close()
+        self.tmp.unlink(missing_ok=True)
 
     def _append(self, table: pa.Table) -> None:
         try:
