@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
 from pyengine.records import format_timestamp
 from pyengine.reliability.randrules import cel_string
+from pyengine.spec.program import Schema
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 INT_EDGES = [0, 1, -1, 2, 3, 7, 10, 100, 2**31, 2**62, INT_MAX, INT_MIN, INT_MIN + 1,
@@ -150,3 +154,39 @@ def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[str]:
 
 typed_exprs = st.sampled_from(["int", "float", "dec", "str", "bool"]).flatmap(
     lambda k: exprs(k).map(lambda e: (k, e)))
+
+
+# -- raw records: typical values with a few missing or odd ones ---------------------
+ODD = st.sampled_from([
+    None, True, False, 0, -1, 2**63, -(2**63) - 1, 2**63 - 1, 1.5, math.nan, math.inf, -0.0,
+    "", "12", "+12", "-0", ".5", "1.", "1e3", "0012.50", "1.234", "١٢", "9" * 25, "NaN",
+    "true", "2026-01-01T00:00:00Z", "2026-01-01t00:00:00.5z", "2026-01-01 00:00:00+05:30",
+    "2026-02-30T00:00:00Z", "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00.1234567Z",
+    "2026-01-01", "20260101T000000Z", "0000-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00",
+    "9999-12-31T23:59:59.999999-23:59", "2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z",
+    "2026-01-01T24:00:00Z", "2026-06-30T23:59:60Z", "92233720368547758.07",
+    "92233720368547758.08", "-92233720368547758.08", "1234567890123456789.5",
+    Decimal("1.10"), Decimal("1.001"), [], {}, ["x"],
+    dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 1),
+])
+TYPICAL = {
+    "string": st.text(max_size=8), "int": st.integers(-(2**63), 2**63 - 1),
+    "float": st.floats(allow_nan=False, allow_infinity=False), "bool": st.booleans(),
+    "decimal": decimal_texts(), "timestamp": st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30),
+        timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
+                                   dt.timezone(-dt.timedelta(hours=23, minutes=59))]),
+    ).map(lambda d: d.isoformat()),
+}
+
+
+@st.composite
+def records(draw: Any, schema: Schema) -> dict[str, Any]:
+    """Typical values of ``schema``'s fields, with up to two fields missing or odd."""
+    raw = {name: draw(TYPICAL[f.type.kind]) for name, f in schema.fields.items()}
+    for name in draw(st.lists(st.sampled_from(list(schema.fields)), max_size=2)):
+        if draw(st.booleans()):
+            raw.pop(name, None)
+        else:
+            raw[name] = draw(ODD)
+    return raw

@@ -45,6 +45,7 @@ class Columns:
     columns: dict[str, Column]
     ok: np.ndarray  # bool
     errors: dict[int, str]  # row -> schema error message (rows that are not ok)
+    unparsed: dict[int, str] = field(default_factory=dict)  # of errors: rows not even JSON
 
 
 def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table) -> Columns:
@@ -148,6 +149,8 @@ def _decimal(arr: pa.Array, t: Type) -> Column | None:
     if pa.types.is_integer(arr.type):
         values = _fill(arr.cast(pa.int64()), 0).to_numpy(zero_copy_only=False).astype(object)
         return _scaled_ints(values * 10**t.scale, present)
+    if _is_text(arr):
+        return _decimal_text(arr, t)
     if not pa.types.is_decimal128(arr.type):
         return None
     scale = arr.type.scale
@@ -160,14 +163,18 @@ def _decimal(arr: pa.Array, t: Type) -> Column | None:
         arr = rescaled
     else:
         arr = pc.cast(arr, pa.decimal128(38, t.scale))
-    buf = arr.buffers()[1]
-    words = np.frombuffer(buf, dtype=np.int64, count=2 * (len(arr) + arr.offset))
-    words = words.reshape(-1, 2)[arr.offset:]
-    low, high = words[:, 0], words[:, 1]
+    low, high = _words(arr)
     col = Column(np.ascontiguousarray(np.where(present, low, 0), dtype=np.int64), present)
     for row in np.flatnonzero((high != (low >> 63)) & present):
         col.problems[int(row)] = f"out of range for decimal({t.scale})"
     return col
+
+
+def _words(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The low and high int64 words of a decimal128 array's values."""
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * (len(arr) + arr.offset))
+    words = words.reshape(-1, 2)[arr.offset:]
+    return words[:, 0], words[:, 1]
 
 
 def _scaled_ints(values: np.ndarray, present: np.ndarray) -> Column:
@@ -183,6 +190,8 @@ def _scaled_ints(values: np.ndarray, present: np.ndarray) -> Column:
 
 
 def _timestamp(arr: pa.Array, t: Type) -> Column | None:
+    if _is_text(arr):
+        return _timestamp_text(arr, t)
     if not pa.types.is_timestamp(arr.type):
         return None
     try:
@@ -191,6 +200,65 @@ def _timestamp(arr: pa.Array, t: Type) -> Column | None:
         return None
     values = _fill(micros.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
     return Column(np.ascontiguousarray(values, dtype=np.int64), _present(arr))
+
+
+# -- text (CSV, JSON): the common forms vectorized, the rest value by value --------------
+# The vectorized paths take only what the single-transaction rules read the same way
+# (``records._plain_decimal``, ``records.parse_timestamp``); every other text goes
+# through ``convert_value``, which accepts it or names the problem.
+_YEAR = "([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # datetime has no year 0
+_RFC3339_COMMON = (
+    f"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def _is_text(arr: pa.Array) -> bool:
+    return bool(pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))
+
+
+def _decimal_text(arr: pa.Array, t: Type) -> Column:
+    if t.scale > 18:
+        return _from_text(arr, t, pa.nulls(len(arr), pa.int64()))
+    plain = pc.match_substring_regex(arr, rf"^-?[0-9]{{1,19}}(\.[0-9]{{0,{t.scale}}})?$")
+    exact = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)),
+                    pa.decimal128(38, t.scale))
+    low, high = _words(exact)
+    fits = (high == (low >> 63)) & _present(exact)  # the unscaled value is an int64
+    return _from_text(arr, t, pa.array(low, pa.int64(), mask=~fits))
+
+
+def _timestamp_text(arr: pa.Array, t: Type) -> Column:
+    shaped = pc.if_else(pc.match_substring_regex(arr, _RFC3339_COMMON), arr,
+                        pa.scalar(None, arr.type))
+    try:
+        micros = pc.cast(shaped, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    except pa.ArrowInvalid:
+        # One February 30th fails the whole cast: leave out the days that do not exist
+        # (strptime rolls them over into the next month) and cast the rest.
+        day = pc.strptime(pc.utf8_slice_codeunits(shaped, 0, 10), format="%Y-%m-%d",
+                          unit="s", error_is_null=True)
+        real = pc.equal(pc.day(day), pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10),
+                                              pa.int64()))
+        real_days = pc.if_else(real, shaped, pa.scalar(None, arr.type))
+        micros = pc.cast(real_days, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return _from_text(arr, t, micros)
+
+
+def _from_text(arr: pa.Array, t: Type, parsed: pa.Array) -> Column:
+    """Values from ``parsed`` where it has one; other present rows value by value."""
+    present = _present(arr)
+    done = _present(parsed)
+    values = np.array(_fill(parsed, 0).to_numpy(zero_copy_only=False), np.int64)  # writable
+    col = Column(values, present & done)
+    rest = np.flatnonzero(present & ~done)
+    for row, value in zip(rest.tolist(), arr.take(pa.array(rest)).to_pylist(), strict=True):
+        try:
+            col.values[row] = convert_value(value, t)
+            col.present[row] = True
+        except _Bad as exc:
+            col.problems[row] = str(exc)
+    return col
 
 
 def _slow(arr: pa.Array, t: Type) -> Column:
