@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pyengine.batch.chunk import ChunkOutput, ResultLayout, process_chunk
+from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation, UnknownClient
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
@@ -92,10 +93,10 @@ class Engine:
         return BatchResult(combined, [d for o in outputs for d in o.dead_letters])
 
 
-def run_chunks(engine: Engine, chunks: list[tuple[int, pa.RecordBatch]], workers: int,
+def run_chunks(engine: Engine, chunks: Sequence[tuple[int, Batch]], workers: int,
                source: str) -> list[ChunkOutput]:
     """Process chunks on a thread pool; outputs in chunk order."""
-    def work(item: tuple[int, pa.RecordBatch]) -> ChunkOutput:
+    def work(item: tuple[int, Batch]) -> ChunkOutput:
         start, batch = item
         return process_chunk(engine.compiled, engine.layout, batch, start, source)
 

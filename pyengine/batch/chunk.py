@@ -10,17 +10,21 @@ import base64
 import datetime as dt
 import decimal
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
 
 from pyengine.batch.convert import Columns, columns_from_records, convert_batch
+from pyengine.batch.jsonlines import JsonLines, columns_from_json
 from pyengine.errors import JvmError
 from pyengine.jvm.rules import ChunkResult, CompiledRules
 from pyengine.lang.types import Type
 from pyengine.reference import ops
 from pyengine.spec.program import ACTIONS, Program
+
+# A chunk's records: Arrow columns, JSON texts, or JSON values.
+Batch: TypeAlias = pa.RecordBatch | JsonLines | list[Any]
 
 
 @dataclass
@@ -76,11 +80,12 @@ def arrow_type(t: Type) -> pa.DataType:
 
 
 def process_chunk(compiled: CompiledRules, layout: ResultLayout,
-                  batch: pa.RecordBatch | list[Any], start: int,
-                  source: str) -> ChunkOutput:
+                  batch: Batch, start: int, source: str) -> ChunkOutput:
     """Evaluate ``batch`` (Arrow, or JSON objects) whose first row is position ``start``."""
     if isinstance(batch, pa.RecordBatch):
         columns = convert_batch(compiled.program.schema, batch)
+    elif isinstance(batch, JsonLines):
+        columns = columns_from_json(compiled.program.schema, batch)
     else:
         columns = columns_from_records(compiled.program.schema, batch)
     try:
@@ -174,16 +179,17 @@ def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray,
         np.ascontiguousarray(data))])
 
 
-def _dead_letters(compiled: CompiledRules, batch: pa.RecordBatch | list[Any],
-                  columns: Columns,
+def _dead_letters(compiled: CompiledRules, batch: Batch, columns: Columns,
                   result: ChunkResult, start: int, source: str) -> list[dict[str, Any]]:
     program = compiled.program
     bad = np.flatnonzero(~result.evaluated)
     if not len(bad):
         return []
     letters = []
-    for i, record in zip(bad.tolist(), _records(batch, bad), strict=True):
-        if not columns.ok[i]:
+    for i, record in zip(bad.tolist(), _records(batch, bad, columns.unparsed), strict=True):
+        if i in columns.unparsed:
+            error = {"kind": "parse", "message": columns.unparsed[i], "rule": None}
+        elif not columns.ok[i]:
             error = {"kind": "schema", "message": columns.errors[i], "rule": None}
         elif result.error[i] == ops.UNKNOWN_CLIENT:
             client = str(result.detail[i])
@@ -201,10 +207,13 @@ def _dead_letters(compiled: CompiledRules, batch: pa.RecordBatch | list[Any],
     return letters
 
 
-def _records(batch: pa.RecordBatch | list[Any], rows: np.ndarray) -> list[Any]:
-    """The input records at ``rows``, as JSON values."""
+def _records(batch: Batch, rows: np.ndarray, unparsed: dict[int, str]) -> list[Any]:
+    """The input records at ``rows``, as JSON values (the text of one that is not JSON)."""
     if isinstance(batch, pa.RecordBatch):
         return [json_safe(r) for r in batch.take(pa.array(rows)).to_pylist()]
+    if isinstance(batch, JsonLines):
+        return [batch.raw(i) if i in unparsed else json_safe(batch.record(i))
+                for i in rows.tolist()]
     return [json_safe(batch[i]) for i in rows.tolist()]
 
 

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pyengine.batch.jsonlines import JsonLines
 from pyengine.errors import PyEngineError
-from pyengine.records import parse_json
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
 
@@ -35,10 +35,11 @@ class InputError(PyEngineError):
 
 @dataclass
 class Parsed:
-    """Records ``start`` .. ``start + len - 1`` of the input: Arrow columns, or JSON objects."""
+    """Records ``start`` .. ``start + len - 1`` of the input: Arrow columns, JSON texts,
+    or JSON objects."""
 
     start: int
-    batch: pa.RecordBatch | list[object]
+    batch: pa.RecordBatch | JsonLines | list[object]
     source: str
 
     def __len__(self) -> int:
@@ -184,30 +185,21 @@ def _is_utf8(text: str) -> bool:
 
 
 def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
-    """One JSON object per line; every line counts as one record, blank ones included."""
-    rows: list[object] = []
-    row_start = start
+    """One JSON object per line; every line counts as one record, blank ones included.
+
+    Lines are parsed with their chunk (:mod:`pyengine.batch.jsonlines`): a line that is
+    not JSON becomes a parse dead letter there.
+    """
+    lines: list[str] = []
     with open(file, encoding="utf-8", errors="surrogateescape") as fh:
-        for position, line in enumerate(fh, start=start):
-            text = line.rstrip("\r\n")
-            try:
-                # Valid JSON that is not an object is parsed: the schema step refuses it.
-                value = parse_json(text)
-            except ValueError as exc:  # malformed, too deep, or not UTF-8 (UnicodeError)
-                if rows:
-                    yield Parsed(row_start, rows, file.name)
-                    rows = []
-                yield Unparsed(position, text, f"invalid JSON: {exc}", file.name)
-                row_start = position + 1
-                continue
-            rows.append(value)
-            if len(rows) >= batch_rows:
-                yield Parsed(row_start, rows, file.name)
-                rows, row_start = [], position + 1
-    if rows:
-        # JSON values keep their own types; the schema converter reads them one by one,
-        # with the same rules as a single transaction.
-        yield Parsed(row_start, rows, file.name)
+        for line in fh:
+            lines.append(line.rstrip("\r\n"))
+            if len(lines) >= batch_rows:
+                yield Parsed(start, JsonLines(lines), file.name)
+                start += len(lines)
+                lines = []
+    if lines:
+        yield Parsed(start, JsonLines(lines), file.name)
 
 
 def _one(table: pa.Table) -> pa.RecordBatch:

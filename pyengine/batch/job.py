@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pyengine.batch.chunk import ChunkOutput, process_chunk
+from pyengine.batch.chunk import Batch, ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Item, Parsed, Unparsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
 from pyengine.engine import Engine
@@ -421,7 +421,7 @@ class Job:
         }
 
 
-def _slice(batch: pa.RecordBatch | list[Any], start: int, end: int) -> Any:
+def _slice(batch: Batch, start: int, end: int) -> Any:
     if isinstance(batch, pa.RecordBatch):
         return batch.slice(start, end - start)
     return batch[start:end]

@@ -1,0 +1,171 @@
+"""The bulk JSON path (Arrow's reader) against the single-transaction path, text by text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyengine.batch import jsonlines
+from pyengine.batch.convert import Columns, convert_batch
+from pyengine.batch.jsonlines import JsonLines, columns_from_json
+from pyengine.jvm.rules import java_kind
+from pyengine.pipeline import load_program
+from pyengine.records import convert_value
+from pyengine.spec.program import Schema
+from tests.strategies import ODD, TYPICAL, records
+
+SCHEMA: Schema = load_program("examples/rules").schema
+
+
+def one_by_one(texts: list[Any]) -> Columns:
+    """What every text gives on the single-transaction path."""
+    n = len(texts)
+    return jsonlines._merge(SCHEMA, n, [], jsonlines._one_by_one(SCHEMA, texts, list(range(n))))
+
+
+def rows(columns: Columns) -> list[Any]:
+    """Each row as (ok, error, parse error, the present values), strings decoded."""
+    out = []
+    for i in range(columns.n):
+        values = {}
+        for name, f in SCHEMA.fields.items():
+            col = columns.columns[name]
+            if col.present[i]:
+                v = col.values[i]
+                values[name] = (col.dictionary[int(v)].as_py() if java_kind(f.type) == "String"
+                                else v.item())
+        out.append((bool(columns.ok[i]), columns.errors.get(i), columns.unparsed.get(i),
+                    values if columns.ok[i] else None))
+    return out
+
+
+def assert_same(texts: list[Any]) -> None:
+    assert rows(columns_from_json(SCHEMA, JsonLines(texts))) == rows(one_by_one(texts))
+
+
+# Texts Arrow's reader and Python's json read differently, or that need care.
+HOSTILE = [
+    "", "   ", "null", "[]", "5", '"x"', "{}", "{", '{"id": "a"} {"id": "b"}', '{"id": "a"}{}',
+    '{"id": "a", "id": "b"}', '{"id": "a", "\\u0069d": "b"}', '{"\\u0069d": "a"}',
+    '{"x": NaN}', '{"x": Inf}', '{"x": -Infinity}', '{"score": Infinity}', '{"x": 1e999}',
+    '{"score": 1e-400}', '{"note": "a\tb"}', '{"note": "\\ud800"}', '{"x": "\\udc00"}',
+    '\ufeff{"id": "a"}', ' \t{"id": "a"}\t ', '{"id": "a"} // c', '{"id": "a",}',
+    "{'id': 'a'}", '{"mcc": 01}', '{"mcc": +1}', '{"mcc": 1.0}', '{"mcc": 1e2}',
+    '{"mcc": 99999999999999999999}', '{"vip": 1}', '{"vip": "true"}', '{"amount": 12.5}',
+    '{"amount": "12.345"}', '{"ts": 5}', '{"x": ' + "[" * 300 + "]" * 300 + "}",
+    '{"x": ' + "[" * 5000 + "]" * 5000 + "}", '{"x": {"y": [1, {"z": null}]}}',
+]
+
+
+def complete() -> dict[str, Any]:
+    return {"id": "t1", "client_id": "acme", "amount": "12.50", "currency": "USD",
+            "country": "US", "mcc": 5411, "channel": "web", "ts": "2026-01-01T00:00:00Z",
+            "account_age_days": 3, "txn_count_24h": 1, "vip": False, "score": 0.5}
+
+
+def hostile_texts() -> list[str]:
+    whole = json.dumps(complete())
+    texts = list(HOSTILE)
+    for text in HOSTILE[7:]:  # the objects, with every schema field around them
+        if text.startswith("{") and text.endswith("}") and text != "{}":
+            texts.append(whole[:-1] + ", " + text[1:])
+    return texts + [whole, whole[:-1] + "\n}", whole + "\r", whole.replace(", ", ",\n")]
+
+
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_hostile_texts_read_as_one_by_one(kind: type) -> None:
+    texts = hostile_texts()
+    if kind is bytes:
+        texts = [t.encode("utf-8", "surrogatepass") for t in texts]
+        texts += [b'{"note": "\xff"}', b'{"note": "\xed\xa0\x80"}', b'{"x": "\xc3\xa9"}',
+                  json.dumps(complete()).encode("utf-16"), b'\xef\xbb\xbf{"id": "a"}']
+    assert_same(texts)
+    assert_same(texts[::-1])
+
+
+def test_surrogate_escaped_lines_read_as_one_by_one() -> None:
+    # A JSONL file's bytes that are not UTF-8 reach the reader as surrogate escapes.
+    line = json.dumps(complete())[:-1] + ', "note": "caf\udce9"}'
+    assert_same([line, json.dumps(complete())])
+
+
+def test_typical_batch_takes_the_bulk_path_in_order() -> None:
+    texts = [json.dumps({**complete(), "id": f"t{i}", "mcc": i}) for i in range(5000)]
+    columns = columns_from_json(SCHEMA, JsonLines(texts))
+    assert columns.ok.all() and columns.columns["id"].plain
+    assert columns.columns["mcc"].values.tolist() == list(range(5000))
+    assert rows(columns) == rows(one_by_one(texts))
+
+
+def test_a_refused_text_in_a_block_leaves_its_neighbours_on_the_bulk_path() -> None:
+    texts = [json.dumps({**complete(), "id": f"t{i}"}) for i in range(3 * jsonlines.BLOCK)]
+    for row in (0, 5, jsonlines.BLOCK - 1, jsonlines.BLOCK, len(texts) - 1):
+        texts[row] = texts[row][:-3]  # truncated: not JSON
+    texts[7] = texts[7].replace('"mcc": 5411', '"mcc": 5411.5')  # Arrow names no row
+    texts[9] = texts[9][:-1] + "} {}"  # two objects on one line
+    columns = columns_from_json(SCHEMA, JsonLines(texts))
+    assert sorted(columns.unparsed) == [0, 5, 9, jsonlines.BLOCK - 1, jsonlines.BLOCK,
+                                        len(texts) - 1]
+    assert columns.errors[7] == "field 'mcc': expected an integer, got a number"
+    assert rows(columns) == rows(one_by_one(texts))
+
+
+@st.composite
+def texts(draw: Any) -> str:
+    """A record as JSON, sometimes spoiled the way hostile producers do."""
+    raw = draw(records(SCHEMA))
+    text = json.dumps(raw, default=str, ensure_ascii=draw(st.booleans()))
+    spoil = draw(st.integers(0, 9))
+    if spoil == 0:
+        return text[: draw(st.integers(0, len(text)))]
+    if spoil == 1:
+        return text[:-1] + ", " + draw(st.sampled_from(HOSTILE[7:]))[1:]
+    if spoil == 2:
+        return draw(st.sampled_from(HOSTILE))
+    return text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(texts(), min_size=1, max_size=40), st.booleans())
+def test_bulk_path_agrees_with_one_by_one(batch: list[str], as_bytes: bool) -> None:
+    texts_ = [t.encode("utf-8", "surrogatepass") for t in batch] if as_bytes else batch
+    assert_same(texts_)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TYPICAL["decimal"], TYPICAL["timestamp"], ODD.filter(
+    lambda v: isinstance(v, str))), min_size=1, max_size=20))
+def test_text_columns_convert_as_values_do(values: list[str]) -> None:
+    # CSV and JSON decimals and timestamps are text: the vectorized reading must agree
+    # with convert_value on every text, accepted or not.
+    for name in ("amount", "ts"):
+        t = SCHEMA.fields[name].type
+        col = convert_batch(SCHEMA, pa.record_batch({name: pa.array(values)})).columns[name]
+        for i, v in enumerate(values):
+            try:
+                expected = convert_value(v, t)
+            except Exception as exc:
+                assert not col.present[i] and col.problems[i] == str(exc), v
+                continue
+            assert col.present[i] and col.values[i] == expected, v
+        assert col.values.dtype == np.int64
+
+
+@pytest.mark.parametrize("spoiled", [
+    '{"x": Inf}', '{"x": -Inf}', '{"x": NaN}', '{"x": Infinity}', '{"x": [[[[[[[[1]]]]]]]]}',
+    '{"x": ' + "[" * 300 + "]" * 300 + "}", '{"x": ' + "[" * 2000 + "]" * 2000 + "}",
+    '{"x": "\r"}', '{"x":\n1}', ' {"x": 1}', "", "null", '{"x": "é"}',
+])
+@pytest.mark.parametrize("at", [0, 1, -1])
+def test_one_spoiled_text_among_plain_ones(spoiled: str, at: int) -> None:
+    # Plain batches are checked in bulk: each check must see a single spoiled text.
+    texts = [json.dumps({**complete(), "id": f"t{i}"}) for i in range(50)]
+    texts[at] = texts[at][:-1] + ", " + spoiled[1:] if spoiled.startswith("{") else spoiled
+    assert_same(texts)
+    assert_same([t.encode() for t in texts])
