@@ -17,6 +17,7 @@ producer, a broker that refuses transactions) ends the member with
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -30,10 +31,10 @@ import pyarrow as pa
 
 from pyengine.batch.chunk import ChunkOutput
 from pyengine.batch.job import Progress, Tally
+from pyengine.batch.jsonlines import JsonLines
 from pyengine.engine import Engine, run_chunks
 from pyengine.kafka.generate import ensure_topic, produce
 from pyengine.kafka.url import KafkaError, KafkaUrl
-from pyengine.records import parse_json
 from pyengine.spec.program import ACTIONS
 
 
@@ -66,14 +67,24 @@ class Counters(Tally):
 
 
 @dataclass
-class Message:
-    """The parts of a consumed message the outputs need."""
+class Polled:
+    """A polled batch: its messages, with their partitions and offsets as arrays."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
+    messages: list[Any]
+    partitions: np.ndarray  # int32
+    offsets: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, messages: list[Any]) -> Polled:
+        """Read each message's partition and offset once."""
+        n = len(messages)
+        return cls(messages, np.fromiter((m.partition() for m in messages), np.int32, n),
+                   np.fromiter((m.offset() for m in messages), np.int64, n))
+
+    def ends(self) -> dict[int, int]:
+        """Partition -> the last offset the batch holds from it."""
+        return {int(p): int(self.offsets[self.partitions == p].max())
+                for p in np.unique(self.partitions)}
 
 
 class Member:
@@ -167,31 +178,33 @@ class Member:
         # lose nothing (the new owner starts at the committed offsets).
         self.counters.revocations += 1
 
-    def _poll(self, consumer: Any) -> list[Message]:
-        batch = []
-        for msg in consumer.consume(self.config.batch_size, timeout=0.5):
+    def _poll(self, consumer: Any) -> list[Any]:
+        """Up to a batch of messages; client errors are noted, not returned."""
+        batch = consumer.consume(self.config.batch_size, timeout=0.5)
+        if all(msg.error() is None for msg in batch):
+            return batch  # type: ignore[no-any-return]
+        good = []
+        for msg in batch:
             error = msg.error()
-            if error is not None:
-                if error.fatal():
-                    raise KafkaError(f"consumer failed: {error.str()}")
+            if error is None:
+                good.append(msg)
+            elif error.fatal():
+                raise KafkaError(f"consumer failed: {error.str()}")
+            else:  # transient (a broker restarting): the client retries
                 self._trouble = time.monotonic()
-                continue  # transient (a broker restarting): the client retries
-            batch.append(Message(msg.topic(), msg.partition(), msg.offset(), msg.key(),
-                                 msg.value() or b""))
-        return batch
+        return good
 
-    def _process(self, consumer: Any, producer: Any, batch: list[Message]) -> None:
+    def _process(self, consumer: Any, producer: Any, batch: list[Any]) -> None:
         """Evaluate a batch and commit it, or abort it and rewind to the committed offsets."""
         from confluent_kafka import KafkaException, TopicPartition
 
-        parsed, outputs, unparsed = self._evaluate(batch)
-        ends: dict[tuple[str, int], int] = {}
-        for m in batch:
-            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), -1), m.offset)
-        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(ends.items())]
+        polled = Polled.of(batch)
+        outputs = self._evaluate(batch)
+        topic = self.config.input.topic  # the only one subscribed to
+        offsets = [TopicPartition(topic, p, o + 1) for p, o in polled.ends().items()]
         try:
             producer.begin_transaction()
-            letters = self._produce(producer, parsed, outputs, unparsed)
+            letters = self._produce(producer, polled, outputs)
             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
             self._commit(producer)
         except KafkaException as exc:
@@ -203,7 +216,7 @@ class Member:
             self.counters.aborted += 1
             _rewind(consumer)
             return
-        self._count(batch, outputs, letters)
+        self._count(polled, outputs, letters)
 
     def _commit(self, producer: Any) -> None:
         from confluent_kafka import KafkaException
@@ -216,77 +229,68 @@ class Member:
                 if not exc.args[0].retriable():
                     raise
 
-    def _evaluate(self, batch: list[Message]) -> tuple[
-            list[Message], list[ChunkOutput], list[tuple[Message, str]]]:
-        """Parse and evaluate: (the parsed messages, whose index is the results' position;
-        the chunk outputs; the messages that are not JSON, with the reason)."""
-        parsed: list[Message] = []
-        rows: list[Any] = []
-        unparsed: list[tuple[Message, str]] = []
-        for m in batch:
-            try:
-                rows.append(parse_json(m.value))
-                parsed.append(m)
-            except ValueError as exc:  # malformed, too deep, or not UTF-8 (UnicodeError)
-                unparsed.append((m, f"invalid JSON: {exc}"))
-        size = max(1, -(-len(rows) // max(1, self.config.workers)))
-        chunks = [(s, rows[s:s + size]) for s in range(0, len(rows), size)]
-        outputs = run_chunks(self.engine, chunks, self.config.workers,
-                             source=self.config.input.topic)
-        return parsed, outputs, unparsed
+    def _evaluate(self, batch: list[Any]) -> list[ChunkOutput]:
+        """Evaluate the messages' values as JSON records, one chunk per worker; a
+        result's or dead letter's position is its message's index in ``batch``."""
+        values = JsonLines([m.value() or b"" for m in batch])
+        size = max(1, -(-len(values) // max(1, self.config.workers)))
+        chunks = [(s, values[s:s + size]) for s in range(0, len(values), size)]
+        return run_chunks(self.engine, chunks, self.config.workers,
+                          source=self.config.input.topic)
 
-    def _produce(self, producer: Any, parsed: list[Message], outputs: list[ChunkOutput],
-                 unparsed: list[tuple[Message, str]]) -> list[dict[str, Any]]:
+    def _produce(self, producer: Any, polled: Polled,
+                 outputs: list[ChunkOutput]) -> list[dict[str, Any]]:
         """Produce the batch's results and dead letters; returns the dead letters."""
         letters: list[dict[str, Any]] = []
+        topic, messages = self.config.output.topic, polled.messages
         for out in outputs:
-            sources = [parsed[p] for p in out.results.column("position").to_pylist()]
-            for m, line in zip(sources, _json_lines(self._located(out.results, sources)),
-                               strict=True):
-                produce(producer, self.config.output.topic, line, m.key, None)
+            rows = out.results.column("position").to_numpy()
+            lines = _json_lines(self._located(out.results, polled, rows))
+            for line, row in zip(lines, rows.tolist(), strict=True):
+                key = messages[row].key()
+                try:
+                    producer.produce(topic, line, key)
+                except BufferError:  # the local queue is full: wait for room
+                    produce(producer, topic, line, key, None)
             for letter in out.dead_letters:
-                self._dead_letter(producer, parsed[letter["position"]], letter["error"],
+                self._dead_letter(producer, messages[letter["position"]], letter["error"],
                                   letter["record"])
                 letters.append(letter)
-        for m, reason in unparsed:
-            error = {"kind": "parse", "message": reason, "rule": None}
-            self._dead_letter(producer, m, error, m.value.decode("utf-8", "backslashreplace"))
-            letters.append({"error": error})
         return letters
 
-    def _located(self, results: pa.Table, sources: list[Message]) -> pa.Table:
+    def _located(self, results: pa.Table, polled: Polled, rows: np.ndarray) -> pa.Table:
         """Results with the source topic, partition and offset in place of the position."""
-        return results.drop_columns(["position"]).add_column(0, "offset", pa.array(
-            [m.offset for m in sources], pa.int64())).add_column(0, "partition", pa.array(
-                [m.partition for m in sources], pa.int32())).add_column(
+        return results.drop_columns(["position"]).add_column(
+            0, "offset", pa.array(polled.offsets[rows])).add_column(
+            0, "partition", pa.array(polled.partitions[rows])).add_column(
             0, "topic", pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(len(sources), np.int32)), pa.array([self.config.input.topic])))
+                pa.array(np.zeros(len(rows), np.int32)), pa.array([self.config.input.topic])))
 
-    def _dead_letter(self, producer: Any, m: Message, error: dict[str, Any],
-                     record: Any) -> None:
+    def _dead_letter(self, producer: Any, m: Any, error: dict[str, Any], record: Any) -> None:
         version = self.engine.ruleset_version
-        value = {"source": {"topic": m.topic, "partition": m.partition, "offset": m.offset},
+        topic, partition, offset = m.topic(), m.partition(), m.offset()
+        value = {"source": {"topic": topic, "partition": partition, "offset": offset},
                  "error": error, "record": record, "ruleset_version": version,
-                 "original": base64.b64encode(m.value).decode("ascii")}
+                 "original": base64.b64encode(m.value() or b"").decode("ascii")}
         headers = [
-            ("pyengine.source.topic", m.topic.encode()),
-            ("pyengine.source.partition", str(m.partition).encode()),
-            ("pyengine.source.offset", str(m.offset).encode()),
+            ("pyengine.source.topic", topic.encode()),
+            ("pyengine.source.partition", str(partition).encode()),
+            ("pyengine.source.offset", str(offset).encode()),
             ("pyengine.error.kind", error["kind"].encode()),
             ("pyengine.error.message", error["message"].encode("utf-8", "backslashreplace")),
             ("pyengine.error.rule", (error["rule"] or "").encode()),
             ("pyengine.ruleset_version", version.encode()),
         ]
-        produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"), m.key,
-                 None, headers)
+        produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"), m.key(),
+                None, headers)
 
     # -- accounting ------------------------------------------------------
-    def _count(self, batch: list[Message], outputs: list[ChunkOutput],
-                letters: list[dict[str, Any]]) -> None:
+    def _count(self, polled: Polled, outputs: list[ChunkOutput],
+               letters: list[dict[str, Any]]) -> None:
         n = self.counters
         n.transactions += 1
-        n.consumed += len(batch)
-        n.partitions.update(m.partition for m in batch)
+        n.consumed += len(polled.messages)
+        n.partitions.update(polled.ends())
         decisions = dict.fromkeys(ACTIONS, 0)
         for out in outputs:
             for action, count in out.decisions.items():
@@ -325,8 +329,10 @@ def _json_lines(table: pa.Table) -> list[bytes]:
 
     if table.num_rows == 0:
         return []
-    text: str = pl.from_arrow(table).write_ndjson()  # type: ignore[union-attr]
-    return [line.encode() for line in text.splitlines()]
+    out = io.BytesIO()
+    pl.from_arrow(table).write_ndjson(out)  # type: ignore[union-attr]
+    # Split at newlines only: a string value may hold U+2028, which splitlines() splits.
+    return out.getvalue().rstrip(b"\n").split(b"\n")
 
 
 def _rewind(consumer: Any) -> None:
