@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyengine.errors import JvmError
 from pyengine.jvm.rules import CompiledRules
@@ -109,3 +111,28 @@ def test_java_exceptions_are_wrapped(examples_compiled: Any) -> None:
     with pytest.raises(JvmError, match="the compiled rules failed") as info:
         examples_compiled.evaluate_columns(columns)
     assert isinstance(info.value.__cause__, jpype.JException)
+
+
+@pytest.mark.jvm
+def test_utf8_cache_returns_each_value_it_is_given(examples_compiled: Any) -> None:
+    import jpype
+
+    cache = examples_compiled.loader.cls("pyengine.runtime.Utf8Cache")()
+    edges = ["", "a", "a\x00", "\x00", "\x00a", "US", "USD", "é", "😀", "12345678", "1234567",
+             "123456789", "x" * 64, "y" * 65, "initrode", "initrodf", "ab\x00\x00"]
+
+    text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(edges), text), min_size=1, max_size=60))
+    def check(values: list[str]) -> None:
+        data = b"".join(v.encode() for v in values)
+        buffer = jpype.nio.convertToDirectBuffer(bytearray(data or b"\x00"))
+        for _ in range(2):  # the second round reads the cached values
+            at = 0
+            for v in values:
+                size = len(v.encode())
+                assert str(cache.get(buffer, at, at + size)) == v
+                at += size
+
+    check()
