@@ -44,9 +44,9 @@ from pyengine.spec.program import Schema
 BLOCK = 2048  # texts per Arrow parse: large enough to amortize a call, small to retry
 # Python's parser gives up (RecursionError) somewhere below its recursion limit: a text
 # that could nest that deep is left to it.
-_DEEP = 256
+_DEEP = 512
 _ROW = re.compile(r" in row (\d+)$")
-_NEWLINE, _CR, _BRACE, _BRACKET, _CAPITAL_I, _N, _F = b"\n\r{[Inf"
+_BRACE = ord("{")
 _ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(),
                 "bool": pa.bool_(), "decimal": pa.string(), "timestamp": pa.string()}
 
@@ -82,8 +82,8 @@ def columns_from_json(schema: Schema, lines: JsonLines) -> Columns:
     """
     n = len(lines)
     texts = lines.texts
-    candidates, data = _candidates(texts)
-    tables, parsed, doubtful = _parse(_parse_options(schema), data, candidates)
+    candidates = _candidates(texts)
+    tables, parsed, doubtful = _parse(_parse_options(schema), candidates)
     fast_rows = np.array(parsed, dtype=np.int64)
     fast = (convert_batch(schema, pa.concat_tables(tables).combine_chunks()) if tables
             else None)
@@ -96,8 +96,8 @@ def columns_from_json(schema: Schema, lines: JsonLines) -> Columns:
         fast_rows = fast_rows[keep]
         fast = _take(fast, keep)
     slow_rows = doubtful
-    if len(candidates) < n:
-        slow_rows += sorted(set(range(n)).difference(candidates))
+    if len(candidates.rows) < n:
+        slow_rows += sorted(set(range(n)).difference(candidates.rows))
     slow = _one_by_one(schema, texts, sorted(slow_rows))
     if fast is not None and not slow_rows:
         return fast  # every record went the fast way, in order
@@ -114,39 +114,87 @@ def _arrow_type(t: Type) -> pa.DataType:
     return _ARROW_TYPES[t.kind]
 
 
-def _candidates(texts: Sequence[str | bytes]) -> tuple[list[int], list[bytes]]:
-    """The rows Arrow may read, with their UTF-8 bytes; checked in bulk when possible."""
+@dataclass(frozen=True)
+class _Candidates:
+    """The texts Arrow may read (``rows``), joined by newlines, text k at bytes
+    ``starts[k]`` .. ``starts[k + 1] - 2``."""
+
+    rows: Sequence[int]
+    joined: bytes
+    starts: np.ndarray
+
+    def block(self, start: int, end: int) -> memoryview:
+        """Texts ``start`` .. ``end - 1``, still joined (no copy)."""
+        return memoryview(self.joined)[self.starts[start]:self.starts[end] - 1]
+
+
+def _candidates(texts: Sequence[str | bytes]) -> _Candidates:
+    """The rows Arrow may read; checked in a few passes over all texts when possible."""
+    lengths = list(map(len, texts))
+    if texts and isinstance(texts[0], str):
+        text = "\n".join(texts)  # type: ignore[arg-type]  # JsonLines holds one kind
+        joined = text.encode("ascii") if text.isascii() else b""  # then lengths are bytes
+    else:
+        joined = b"\n".join(texts)  # type: ignore[arg-type]
+    if joined and _all_plain(texts, joined, lengths):
+        return _Candidates(range(len(texts)), joined, _starts(lengths))
     data = [t.encode("utf-8", "surrogateescape") if isinstance(t, str) else t for t in texts]
-    if data and _all_plain(b"\n".join(data), len(data)):
-        return list(range(len(data))), data
     rows = [row for row, text in enumerate(data) if _plain(text)]
-    return rows, [data[row] for row in rows]
+    chosen = [data[row] for row in rows]
+    return _Candidates(rows, b"\n".join(chosen), _starts(list(map(len, chosen))))
 
 
-def _all_plain(joined: bytes, n: int) -> bool:
-    """Whether all ``n`` texts joined by newlines are :func:`_plain`, in a few passes."""
-    if not joined.isascii() or joined.endswith(b"\n") or not joined.startswith(b"{"):
+def _starts(lengths: list[int]) -> np.ndarray:
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.array(lengths, dtype=np.int64) + 1, out=starts[1:])
+    return starts
+
+
+def _all_plain(texts: Sequence[str | bytes], joined: bytes, lengths: list[int]) -> bool:
+    """Whether all ``texts`` (ASCII, ``joined`` by newlines) are :func:`_plain`. Whole-buffer
+    passes only: a temporary the size of the buffer costs more than the checks."""
+    n = len(lengths)
+    if min(lengths) == 0 or not joined.isascii() or b"\r" in joined:
         return False
-    a = np.frombuffer(joined, np.uint8)
-    newlines = np.flatnonzero(a == _NEWLINE)
-    if len(newlines) != n - 1 or np.count_nonzero(a == _CR):
+    if joined.count(b"\n") != n - 1:
         return False  # a text holds a line break
-    if not (a[newlines + 1] == _BRACE).all():
+    if not (np.frombuffer(joined, np.uint8)[_starts(lengths)[:-1]] == _BRACE).all():
         return False
-    # Each text has a brace at least: one with _DEEP brackets makes n - 1 + _DEEP.
-    if np.count_nonzero(a == _BRACE) + np.count_nonzero(a == _BRACKET) >= n - 1 + _DEEP:
-        return False
-    capitals = np.flatnonzero(a[:-2] == _CAPITAL_I)
-    return not ((a[capitals + 1] == _N) & (a[capitals + 2] == _F)).any()  # no "Inf"
+    if max(lengths) >= _DEEP and any(_brackets(_utf8(t)) >= _DEEP for t in texts
+                                     if len(t) >= _DEEP):
+        return False  # only a text this long can nest that deep
+    return not _holds_inf(joined)
+
+
+def _holds_inf(joined: bytes) -> bool:
+    """Whether ``Inf`` occurs; a capital I is rare, and finding one is a memchr."""
+    at = joined.find(b"I")
+    while at >= 0:
+        if joined.startswith(b"nf", at + 1):
+            return True
+        at = joined.find(b"I", at + 1)
+    return False
+
+
+def _brackets(text: bytes) -> int:
+    return text.count(b"{") + text.count(b"[")
+
+
+def _utf8(text: str | bytes) -> bytes:
+    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
 
 
 def _plain(text: bytes) -> bool:
-    """A text Arrow's reader reads as Python's does (if it reads it at all)."""
+    """A text Arrow's reader reads as Python's does (if it reads it at all).
+
+    Only objects reach Arrow: besides reading ``null`` as a record of nulls, pyarrow 26's
+    reader crashes the process (SIGSEGV) on a block whose first text is ``null``.
+    """
     if b"\n" in text or b"\r" in text or not text.lstrip(b" \t").startswith(b"{"):
         return False
     if b"Inf" in text:  # Arrow reads Inf as infinity; Python reads only Infinity
         return False
-    if text.count(b"{") + text.count(b"[") >= _DEEP:
+    if _brackets(text) >= _DEEP:
         return False
     if not text.isascii():
         try:
@@ -156,20 +204,21 @@ def _plain(text: bytes) -> bool:
     return True
 
 
-def _parse(options: pajson.ParseOptions, data: list[bytes], rows: list[int]) -> tuple[
+def _parse(options: pajson.ParseOptions, candidates: _Candidates) -> tuple[
         list[pa.Table], list[int], list[int]]:
-    """Parse ``data`` (the texts of ``rows``) in blocks: (tables, the rows they hold in
-    order, the rows Arrow refused)."""
+    """Parse the candidates in blocks: (tables, the rows they hold in order, the rows
+    Arrow refused)."""
+    rows = candidates.rows
     tables: list[pa.Table] = []
     parsed: list[int] = []
     refused: list[int] = []
-    # Pieces are (start, end) ranges of ``data``; a stack, so later pieces go in first.
-    stack = [(s, min(s + BLOCK, len(data))) for s in range(0, len(data), BLOCK)][::-1]
+    # Pieces are (start, end) ranges of ``rows``; a stack, so later pieces go in first.
+    stack = [(s, min(s + BLOCK, len(rows))) for s in range(0, len(rows), BLOCK)][::-1]
     while stack:
         start, end = stack.pop()
         if start == end:
             continue
-        table, culprit = _read(options, data[start:end])
+        table, culprit = _read(options, candidates.block(start, end), end - start)
         if table is not None:
             tables.append(table)
             parsed += rows[start:end]
@@ -184,20 +233,21 @@ def _parse(options: pajson.ParseOptions, data: list[bytes], rows: list[int]) -> 
     return tables, parsed, refused
 
 
-def _read(options: pajson.ParseOptions, data: list[bytes]) -> tuple[pa.Table | None, int | None]:
-    """(the table, None), or (None, the row Arrow names as wrong, when it does)."""
-    joined = b"\n".join(data)
+def _read(options: pajson.ParseOptions, block: memoryview,
+          count: int) -> tuple[pa.Table | None, int | None]:
+    """(the table of the ``count`` texts in ``block``, None), or (None, the row Arrow
+    names as wrong, when it does)."""
     try:
         table = pajson.read_json(
-            pa.py_buffer(joined), parse_options=options,
-            read_options=pajson.ReadOptions(use_threads=False, block_size=len(joined) + 1))
+            pa.py_buffer(block), parse_options=options,
+            read_options=pajson.ReadOptions(use_threads=False, block_size=len(block) + 1))
     except (pa.ArrowException, UnicodeError) as exc:
         found = _ROW.search(str(exc))
         row = int(found.group(1)) if found else None
         # A row Arrow counted past a line holding two objects may not be the culprit:
         # taking it out is still safe (the other path reads it), and progress is made.
-        return None, row if row is not None and row < len(data) else None
-    if table.num_rows != len(data):
+        return None, row if row is not None and row < count else None
+    if table.num_rows != count:
         return None, None  # some line held more than one object
     return table, None
 
