@@ -14,6 +14,7 @@ import io
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -140,9 +141,21 @@ def _csv_names(header: str) -> list[str]:
 
 
 def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> Iterator[Item]:
-    """Parse a block of CSV lines with Arrow; a block with a malformed line goes line by line."""
-    options = (pacsv.ReadOptions(column_names=names),
-               pacsv.ParseOptions(newlines_in_values=False),
+    """Parse a block of CSV lines with Arrow; the lines Arrow refuses, and a whole block
+    Arrow cannot map line for line, are read line by line."""
+    refused: list[int] = []  # 0-based lines of the block
+
+    def refuse(row: Any) -> str:
+        if row.number is None:
+            raise _Unmapped
+        refused.append(row.number - 1)
+        return "skip"
+
+    options = (pacsv.ReadOptions(column_names=names, use_threads=False),
+               # An empty line is a record with no fields for Python's csv (a dead
+               # letter); Arrow would read it as a row of nulls, so it skips it and
+               # the count below sends the block line by line.
+               pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=refuse),
                pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                     # Only an empty field is null: "NA" is Namibia, "NULL"
                                     # and "NaN" are text for the schema to judge.
@@ -150,14 +163,41 @@ def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> I
                                     quoted_strings_can_be_null=False))
     try:
         table = pacsv.read_csv(io.BytesIO("".join(lines).encode()), *options)
-        if table.num_rows == len(lines):
-            yield Parsed(start, _one(table), source)
-            return
-    except (pa.ArrowInvalid, UnicodeEncodeError):
-        pass
+    except (pa.ArrowInvalid, UnicodeEncodeError, _Unmapped):
+        table = None
+    # A quoted field running past its line merges lines: then rows and lines do not
+    # correspond, and the block goes line by line.
+    if table is not None and table.num_rows + len(refused) == len(lines):
+        yield from _csv_runs(_one(table), lines, sorted(refused), names, start, source)
+        return
+    yield from _csv_lines(lines, 0, len(lines), names, start, source)
+
+
+class _Unmapped(Exception):
+    """Arrow refused a CSV row without saying which line it was."""
+
+
+def _csv_runs(batch: pa.RecordBatch, lines: list[str], refused: list[int], names: list[str],
+              start: int, source: str) -> Iterator[Item]:
+    """Arrow's rows (every line but the ``refused`` ones, in order), with the refused
+    lines read one by one in their places."""
+    row = line = 0
+    for bad in [*refused, len(lines)]:
+        if bad > line:
+            yield Parsed(start + line, batch.slice(row, bad - line), source)
+            row += bad - line
+        if bad < len(lines):
+            yield from _csv_lines(lines, bad, bad + 1, names, start, source)
+        line = bad + 1
+
+
+def _csv_lines(lines: list[str], first: int, end: int, names: list[str], start: int,
+               source: str) -> Iterator[Item]:
+    """Lines ``first`` .. ``end - 1`` of a block, each read with Python's csv module."""
     good: list[object] = []
-    good_start = start
-    for offset, line in enumerate(lines):
+    good_start = start + first
+    for offset in range(first, end):
+        line = lines[offset]
         utf8 = _is_utf8(line)
         fields = next(csv.reader([line]), []) if utf8 else []  # one line, one record
         if len(fields) == len(names):
@@ -169,7 +209,7 @@ def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> I
             good = []
         reason = (f"malformed CSV row: expected {len(names)} fields, found {len(fields)}"
                   if utf8 else "not valid UTF-8")
-        yield Unparsed(start + offset, lines[offset].rstrip("\r\n"), reason, source)
+        yield Unparsed(start + offset, line.rstrip("\r\n"), reason, source)
         good_start = start + offset + 1
     if good:
         yield Parsed(good_start, good, source)
