@@ -75,7 +75,7 @@ def hostile_texts() -> list[str]:
     for text in HOSTILE[7:]:  # the objects, with every schema field around them
         if text.startswith("{") and text.endswith("}") and text != "{}":
             texts.append(whole[:-1] + ", " + text[1:])
-    return texts + [whole, whole[:-1] + "\n}", whole + "\r", whole.replace(", ", ",\n")]
+    return [*texts, whole, whole[:-1] + "\n}", whole + "\r", whole.replace(", ", ",\n")]
 
 
 @pytest.mark.parametrize("kind", [str, bytes])
@@ -138,23 +138,32 @@ def test_bulk_path_agrees_with_one_by_one(batch: list[str], as_bytes: bool) -> N
     assert_same(texts_)
 
 
+NUMBER_TEXTS = st.one_of(
+    st.integers(-(2**64), 2**64).map(str), st.floats().map(repr),
+    st.floats(allow_nan=False).map(lambda f: format(f, "e")),
+    st.from_regex(r"[+-]?[0-9]{0,25}(\.[0-9]{0,8})?([eE][+-]?[0-9]{1,3})?", fullmatch=True),
+    st.sampled_from(["true", "false", "True", "1", "+5", "-0", "007", ".5", "5.", "1e400",
+                     "-1e400", "nan", "inf", "Infinity", "٣", " 5", "5 ", ""]))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(TYPICAL["decimal"], TYPICAL["timestamp"], ODD.filter(
-    lambda v: isinstance(v, str))), min_size=1, max_size=20))
+@given(st.lists(st.one_of(TYPICAL["decimal"], TYPICAL["timestamp"], NUMBER_TEXTS,
+                          ODD.filter(lambda v: isinstance(v, str))), min_size=1, max_size=20))
 def test_text_columns_convert_as_values_do(values: list[str]) -> None:
-    # CSV and JSON decimals and timestamps are text: the vectorized reading must agree
-    # with convert_value on every text, accepted or not.
-    for name in ("amount", "ts"):
+    # CSV (every field) and JSON (decimals, timestamps) give text: the vectorized reading
+    # must agree with convert_value on every text, accepted or not.
+    for name in ("amount", "ts", "mcc", "score", "vip"):
         t = SCHEMA.fields[name].type
         col = convert_batch(SCHEMA, pa.record_batch({name: pa.array(values)})).columns[name]
         for i, v in enumerate(values):
             try:
                 expected = convert_value(v, t)
             except Exception as exc:
-                assert not col.present[i] and col.problems[i] == str(exc), v
+                assert not col.present[i] and col.problems[i] == str(exc), (name, v)
                 continue
-            assert col.present[i] and col.values[i] == expected, v
-        assert col.values.dtype == np.int64
+            assert col.present[i] and col.values[i] == expected, (name, v)
+            if t.kind == "float":  # -0.0 == 0.0: the sign must survive too
+                assert np.signbit(col.values[i]) == np.signbit(expected), (name, v)
 
 
 @pytest.mark.parametrize("spoiled", [

@@ -101,6 +101,9 @@ def _fill(arr: pa.Array, zero: Any) -> pa.Array:
 
 
 def _int(arr: pa.Array, t: Type) -> Column | None:
+    if _is_text(arr):  # Arrow's cast refuses "+5": that one goes value by value
+        return _from_text(arr, t, _cast(_where(pc.match_substring_regex(
+            arr, "^-?[0-9]{1,18}$"), arr), pa.int64()))
     if not pa.types.is_integer(arr.type):
         return None
     if pa.types.is_uint64(arr.type):
@@ -112,6 +115,11 @@ def _int(arr: pa.Array, t: Type) -> Column | None:
 
 
 def _float(arr: pa.Array, t: Type) -> Column | None:
+    if _is_text(arr):
+        # Arrow reads decimal text to the nearest double, as float() does; a text that
+        # overflows to infinity goes value by value for its message.
+        values = _cast(_where(pc.match_substring_regex(arr, _FLOAT_TEXT), arr), pa.float64())
+        return _from_text(arr, t, _where(pc.is_finite(values), values), np.float64)
     if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
         return None
     values = np.ascontiguousarray(_fill(arr.cast(pa.float64()), 0.0).to_numpy(
@@ -124,6 +132,10 @@ def _float(arr: pa.Array, t: Type) -> Column | None:
 
 
 def _bool(arr: pa.Array, t: Type) -> Column | None:
+    if _is_text(arr):
+        truth = pc.if_else(pc.equal(arr, "true"), True,
+                           pc.if_else(pc.equal(arr, "false"), False, None))
+        return _from_text(arr, t, truth, np.uint8)
     if not pa.types.is_boolean(arr.type):
         return None
     values = _fill(arr, False).to_numpy(zero_copy_only=False)
@@ -213,6 +225,9 @@ _RFC3339_COMMON = (
 )
 
 
+_FLOAT_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"  # records._FLOAT
+
+
 def _is_text(arr: pa.Array) -> bool:
     return bool(pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))
 
@@ -221,16 +236,14 @@ def _decimal_text(arr: pa.Array, t: Type) -> Column:
     if t.scale > 18:
         return _from_text(arr, t, pa.nulls(len(arr), pa.int64()))
     plain = pc.match_substring_regex(arr, rf"^-?[0-9]{{1,19}}(\.[0-9]{{0,{t.scale}}})?$")
-    exact = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)),
-                    pa.decimal128(38, t.scale))
+    exact = _cast(_where(plain, arr), pa.decimal128(38, t.scale))
     low, high = _words(exact)
     fits = (high == (low >> 63)) & _present(exact)  # the unscaled value is an int64
     return _from_text(arr, t, pa.array(low, pa.int64(), mask=~fits))
 
 
 def _timestamp_text(arr: pa.Array, t: Type) -> Column:
-    shaped = pc.if_else(pc.match_substring_regex(arr, _RFC3339_COMMON), arr,
-                        pa.scalar(None, arr.type))
+    shaped = _where(pc.match_substring_regex(arr, _RFC3339_COMMON), arr)
     try:
         micros = pc.cast(shaped, pa.timestamp("us", tz="UTC")).cast(pa.int64())
     except pa.ArrowInvalid:
@@ -240,16 +253,29 @@ def _timestamp_text(arr: pa.Array, t: Type) -> Column:
                           unit="s", error_is_null=True)
         real = pc.equal(pc.day(day), pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10),
                                               pa.int64()))
-        real_days = pc.if_else(real, shaped, pa.scalar(None, arr.type))
-        micros = pc.cast(real_days, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        micros = _cast(_where(real, shaped), pa.timestamp("us", tz="UTC")).cast(pa.int64())
     return _from_text(arr, t, micros)
 
 
-def _from_text(arr: pa.Array, t: Type, parsed: pa.Array) -> Column:
+def _cast(arr: pa.Array, to: pa.DataType) -> pa.Array:
+    """``arr`` cast; all nulls (every value read one by one) if Arrow refuses any value."""
+    try:
+        return pc.cast(arr, to)
+    except pa.ArrowInvalid:
+        return pa.nulls(len(arr), to)
+
+
+def _where(condition: pa.Array, arr: pa.Array) -> pa.Array:
+    """``arr`` where ``condition`` holds, null elsewhere."""
+    return pc.if_else(condition, arr, pa.scalar(None, arr.type))
+
+
+def _from_text(arr: pa.Array, t: Type, parsed: pa.Array, dtype: Any = np.int64) -> Column:
     """Values from ``parsed`` where it has one; other present rows value by value."""
     present = _present(arr)
     done = _present(parsed)
-    values = np.array(_fill(parsed, 0).to_numpy(zero_copy_only=False), np.int64)  # writable
+    zero = pa.scalar(0).cast(parsed.type) if not pa.types.is_boolean(parsed.type) else False
+    values = np.array(_fill(parsed, zero).to_numpy(zero_copy_only=False), dtype)  # writable
     col = Column(values, present & done)
     rest = np.flatnonzero(present & ~done)
     for row, value in zip(rest.tolist(), arr.take(pa.array(rest)).to_pylist(), strict=True):
