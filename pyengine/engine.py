@@ -21,7 +21,7 @@ from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation, UnknownClient
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
-from pyengine.records import public_value
+from pyengine.records import public_converter
 
 DEFAULT_CHUNK_ROWS = 65_536
 _ERRORS: dict[str, type[RecordError]] = {
@@ -52,6 +52,8 @@ class Engine:
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
+        # How each output becomes what users see (None: as it comes), found once.
+        self._public = {name: public_converter(t) for name, t in self.program.outputs.items()}
 
     @property
     def ruleset_version(self) -> str:
@@ -69,9 +71,10 @@ class Engine:
         outcome = self.compiled.evaluate(txn)
         if outcome.error is not None:
             raise _ERRORS[outcome.error.kind](outcome.error.message, outcome.error.rule)
-        types = self.program.outputs
-        outputs = {name: public_value(value, types[name])
-                   for name, value in outcome.outputs.items()}
+        outputs = {}
+        for name, value in outcome.outputs.items():
+            convert = self._public[name]
+            outputs[name] = value if convert is None or value is None else convert(value)
         return {"decision": outcome.decision, "fired": outcome.fired,
                 "ruleset": outcome.ruleset, "outputs": outputs}
 

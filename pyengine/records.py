@@ -232,16 +232,23 @@ def public_value(value: Any, t: Type) -> Any:
 
     The same Python values ``pyarrow`` gives for the result columns of a batch.
     """
-    if value is None:
-        return None
+    convert = public_converter(t)
+    return value if convert is None or value is None else convert(value)
+
+
+def public_converter(t: Type) -> Callable[[Any], Any] | None:
+    """What :func:`public_value` does to a non-null value of ``t``; None: nothing."""
     if t.kind == "list":
         assert t.elem is not None
-        return [public_value(v, t.elem) for v in value]
+        item = public_converter(t.elem)
+        return None if item is None else lambda values: [
+            None if v is None else item(v) for v in values]
     if t.kind == "decimal":
-        return Decimal(value).scaleb(-t.scale)
+        scale = t.scale
+        return lambda unscaled: Decimal(unscaled).scaleb(-scale)
     if t.kind == "timestamp":
-        return _EPOCH + dt.timedelta(microseconds=value)
-    return value
+        return lambda micros: _EPOCH + dt.timedelta(microseconds=micros)
+    return None
 
 
 def format_timestamp(us: int) -> str:
