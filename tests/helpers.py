@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
+from pyengine.batch.convert import Columns
 from pyengine.bench.rulesgen import SCHEMA as BENCH_SCHEMA
+from pyengine.jvm.rules import java_kind
+from pyengine.spec.program import Schema
 
 # The schema of examples/rules, also used by the build benchmark.
 SCHEMA = BENCH_SCHEMA
@@ -30,3 +34,21 @@ def write_rules(root: Path, files: dict[str, str], schema: str | None = SCHEMA) 
 def one_rule(when: str, action: str = "flag", extra: str = "") -> str:
     """A rule set file 'c' serving client 'c' with one rule."""
     return f"ruleset: c\nrules:\n  - id: r\n    when: {when}\n    action: {action}\n{extra}"
+
+
+def rows(columns: Columns, schema: Schema) -> list[Any]:
+    """Each row of converted columns as (ok, error, parse error, present values), with
+    strings decoded: what two ways of converting a batch must agree on."""
+    out = []
+    for i in range(columns.n):
+        values = {}
+        for name, f in schema.fields.items():
+            col = columns.columns[name]
+            if col.present[i]:
+                v = col.values[i]
+                values[name] = (col.dictionary[int(v)].as_py() if java_kind(f.type) == "String"
+                                else v.item())
+        out.append((bool(columns.ok[i]), columns.errors.get(i), columns.unparsed.get(i),
+                    values if columns.ok[i] else None))
+    return out
+

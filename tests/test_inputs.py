@@ -1,56 +1,74 @@
-"""CSV blocks: Arrow's reading with its refused rows against Python's csv, line by line."""
+"""CSV blocks: Arrow's reading (with the rows it refuses) against Python's csv, line by line."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyengine.batch.inputs import Parsed, Unparsed, _csv_block, _csv_lines
+from pyengine.batch import csvlines
+from pyengine.batch.convert import Columns, merge_columns
+from pyengine.batch.csvlines import CsvLines, columns_from_csv
+from pyengine.batch.generate import text_lines, transactions
+from pyengine.pipeline import load_program
+from pyengine.spec.program import Schema
+from tests.helpers import rows
 
-NAMES = ["id", "amount", "note"]
-FIELD = st.one_of(st.sampled_from(["", "a", "12.50", "NA", "NULL", "x y", "é", '"q"',
-                                   '"a,b"', '"say ""hi"""', "'s'"]),
+SCHEMA: Schema = load_program("examples/rules").schema
+NAMES = tuple(transactions(0).column_names)
+LINES, _ = text_lines(50, 5, 1, 0.0, ".csv")
+FIELD = st.one_of(st.sampled_from(["", "a", "12.50", "12.345", "NA", "NULL", "x y", "é", '"q"',
+                                   '"a,b"', '"say ""hi"""', "'s'", "+5", "1e400", "true",
+                                   "2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z"]),
                   st.text(st.characters(blacklist_categories=("Cs",),
                                         blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85"
                                         "\u2028\u2029"), max_size=6))
-LINE = st.one_of(
-    st.lists(FIELD, min_size=3, max_size=3).map(",".join),  # usually a good row
-    st.lists(FIELD, min_size=0, max_size=5).map(",".join),  # often ragged
-    st.sampled_from(['"unclosed,a,b', "a,b", "a,b,c,d", " ", ",,", ",,,"]),
-)
 
 
-def records(items: list[Any]) -> list[Any]:
-    """Each position's outcome: its record (values as text) or its parse failure."""
-    out = []
-    for item in items:
-        if isinstance(item, Unparsed):
-            out.append((item.position, "unparsed", item.text, item.reason))
-            continue
-        assert isinstance(item, Parsed)
-        rows = item.batch if isinstance(item.batch, list) else item.batch.to_pylist()
-        out += [(item.start + k, "record", row) for k, row in enumerate(rows)]
-    return out
+@st.composite
+def csv_lines(draw: Any) -> str:
+    """A generated line, sometimes with a field changed, dropped or added, or odd."""
+    fields = draw(st.sampled_from(LINES)).split(",")
+    spoil = draw(st.integers(0, 7))
+    at = draw(st.integers(0, len(fields) - 1))
+    if spoil == 0:
+        fields[at] = draw(FIELD)
+    elif spoil == 1:
+        del fields[at]
+    elif spoil == 2:
+        fields.insert(at, draw(FIELD))
+    elif spoil == 3:
+        return draw(st.sampled_from(["", " ", '"unclosed,a', ",,,,,,,,,,,,", "a,b"]))
+    return ",".join(fields)
+
+
+def line_by_line(block: CsvLines) -> Columns:
+    n = len(block)
+    return merge_columns(SCHEMA, n, [], *csvlines._line_by_line(SCHEMA, block, range(n)))
+
+
+def outcome(columns: Columns) -> list[Any]:
+    return rows(columns, SCHEMA)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(LINE, min_size=1, max_size=30))
+@given(st.lists(csv_lines(), min_size=1, max_size=30))
 def test_csv_block_reads_as_line_by_line(lines: list[str]) -> None:
-    block = [line + "\n" for line in lines]
-    fast = records(list(_csv_block(block, NAMES, 100, "f.csv")))
-    assert [r[0] for r in fast] == list(range(100, 100 + len(block)))  # each exactly once
-    assert fast == records(list(_csv_lines(block, 0, len(block), NAMES, 100, "f.csv")))
+    block = CsvLines([line + "\n" for line in lines], NAMES)
+    assert outcome(columns_from_csv(SCHEMA, block)) == outcome(line_by_line(block))
+    for i in range(len(block)):  # a dead letter's record is the line as csv reads it
+        if i not in line_by_line(block).unparsed:
+            assert list(block.record(i)) == list(NAMES)
 
 
-def test_refused_rows_keep_their_places() -> None:
-    good = "t1,12.50,hi\n"
-    block = [good, "a,b\n", good, good, "a,b,c,d\n", good]
-    items = list(_csv_block(block, NAMES, 0, "f.csv"))
-    # Arrow's runs stay Arrow batches; the refused rows come between them.
-    assert [type(i).__name__ for i in items] == ["Parsed", "Unparsed", "Parsed", "Unparsed",
-                                                 "Parsed"]
-    assert [i.position for i in items if isinstance(i, Unparsed)] == [1, 4]
-    assert items[1].reason == "malformed CSV row: expected 3 fields, found 2"
-    assert all(not isinstance(i.batch, list) for i in items if isinstance(i, Parsed))
+def test_refused_rows_stay_in_their_chunk() -> None:
+    good = LINES[0] + "\n"
+    block = CsvLines([good, "a,b\n", good, good, "a,b,c\n", good], NAMES)
+    arrow, refused = csvlines._arrow(block)
+    assert arrow is not None and arrow.num_rows == 4 and refused == [1, 4]
+    columns = columns_from_csv(SCHEMA, block)
+    assert columns.unparsed == {1: f"malformed CSV row: expected {len(NAMES)} fields, found 2",
+                                4: f"malformed CSV row: expected {len(NAMES)} fields, found 3"}
+    assert np.flatnonzero(columns.ok).tolist() == [0, 2, 3, 5]

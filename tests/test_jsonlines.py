@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyengine.batch import jsonlines
-from pyengine.batch.convert import Columns, convert_batch
+from pyengine.batch.convert import Columns, convert_batch, merge_columns
 from pyengine.batch.jsonlines import JsonLines, columns_from_json
-from pyengine.jvm.rules import java_kind
 from pyengine.pipeline import load_program
 from pyengine.records import convert_value
 from pyengine.spec.program import Schema
+from tests.helpers import rows
 from tests.strategies import ODD, TYPICAL, records
 
 SCHEMA: Schema = load_program("examples/rules").schema
@@ -26,27 +26,12 @@ SCHEMA: Schema = load_program("examples/rules").schema
 def one_by_one(texts: list[Any]) -> Columns:
     """What every text gives on the single-transaction path."""
     n = len(texts)
-    return jsonlines._merge(SCHEMA, n, [], jsonlines._one_by_one(SCHEMA, texts, list(range(n))))
-
-
-def rows(columns: Columns) -> list[Any]:
-    """Each row as (ok, error, parse error, the present values), strings decoded."""
-    out = []
-    for i in range(columns.n):
-        values = {}
-        for name, f in SCHEMA.fields.items():
-            col = columns.columns[name]
-            if col.present[i]:
-                v = col.values[i]
-                values[name] = (col.dictionary[int(v)].as_py() if java_kind(f.type) == "String"
-                                else v.item())
-        out.append((bool(columns.ok[i]), columns.errors.get(i), columns.unparsed.get(i),
-                    values if columns.ok[i] else None))
-    return out
+    return merge_columns(SCHEMA, n, [], *jsonlines._one_by_one(SCHEMA, texts, list(range(n))))
 
 
 def assert_same(texts: list[Any]) -> None:
-    assert rows(columns_from_json(SCHEMA, JsonLines(texts))) == rows(one_by_one(texts))
+    bulk = columns_from_json(SCHEMA, JsonLines(texts))
+    assert rows(bulk, SCHEMA) == rows(one_by_one(texts), SCHEMA)
 
 
 # Texts Arrow's reader and Python's json read differently, or that need care.
@@ -100,7 +85,7 @@ def test_typical_batch_takes_the_bulk_path_in_order() -> None:
     columns = columns_from_json(SCHEMA, JsonLines(texts))
     assert columns.ok.all() and columns.columns["id"].plain
     assert columns.columns["mcc"].values.tolist() == list(range(5000))
-    assert rows(columns) == rows(one_by_one(texts))
+    assert rows(columns, SCHEMA) == rows(one_by_one(texts), SCHEMA)
 
 
 def test_a_refused_text_in_a_block_leaves_its_neighbours_on_the_bulk_path() -> None:
@@ -113,7 +98,7 @@ def test_a_refused_text_in_a_block_leaves_its_neighbours_on_the_bulk_path() -> N
     assert sorted(columns.unparsed) == [0, 5, 9, jsonlines.BLOCK - 1, jsonlines.BLOCK,
                                         len(texts) - 1]
     assert columns.errors[7] == "field 'mcc': expected an integer, got a number"
-    assert rows(columns) == rows(one_by_one(texts))
+    assert rows(columns, SCHEMA) == rows(one_by_one(texts), SCHEMA)
 
 
 @st.composite

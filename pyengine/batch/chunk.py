@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from pyengine.batch.convert import Columns, columns_from_records, convert_batch
+from pyengine.batch.csvlines import CsvLines, columns_from_csv
 from pyengine.batch.jsonlines import JsonLines, columns_from_json
 from pyengine.errors import JvmError
 from pyengine.jvm.rules import ChunkResult, CompiledRules
@@ -23,8 +24,8 @@ from pyengine.lang.types import Type
 from pyengine.reference import ops
 from pyengine.spec.program import ACTIONS, Program
 
-# A chunk's records: Arrow columns, JSON texts, or JSON values.
-Batch: TypeAlias = pa.RecordBatch | JsonLines | list[Any]
+# A chunk's records: Arrow columns, JSON texts, CSV lines, or JSON values.
+Batch: TypeAlias = pa.RecordBatch | JsonLines | CsvLines | list[Any]
 
 
 @dataclass
@@ -86,6 +87,8 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
         columns = convert_batch(compiled.program.schema, batch)
     elif isinstance(batch, JsonLines):
         columns = columns_from_json(compiled.program.schema, batch)
+    elif isinstance(batch, CsvLines):
+        columns = columns_from_csv(compiled.program.schema, batch)
     else:
         columns = columns_from_records(compiled.program.schema, batch)
     try:
@@ -211,7 +214,7 @@ def _records(batch: Batch, rows: np.ndarray, unparsed: dict[int, str]) -> list[A
     """The input records at ``rows``, as JSON values (the text of one that is not JSON)."""
     if isinstance(batch, pa.RecordBatch):
         return [json_safe(r) for r in batch.take(pa.array(rows)).to_pylist()]
-    if isinstance(batch, JsonLines):
+    if isinstance(batch, JsonLines | CsvLines):
         return [batch.raw(i) if i in unparsed else json_safe(batch.record(i))
                 for i in rows.tolist()]
     return [json_safe(batch[i]) for i in rows.tolist()]

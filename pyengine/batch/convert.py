@@ -350,3 +350,42 @@ def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
     ok = np.zeros(n, dtype=bool)
     ok[at] = True
     return Columns(n, columns, ok, errors)
+
+
+# -- batches read two ways (JSON texts, CSV lines) -------------------------------------
+def take_rows(columns: Columns, keep: np.ndarray) -> Columns:
+    """The rows of ``columns`` where ``keep``; they must all be ok."""
+    taken = {name: Column(col.values[keep], col.present[keep], col.dictionary)
+             for name, col in columns.columns.items()}
+    return Columns(int(keep.sum()), taken, np.ones(int(keep.sum()), dtype=bool), {})
+
+
+def merge_columns(schema: Schema, n: int, fast: list[tuple[np.ndarray, Columns]],
+                  slow_rows: np.ndarray, slow: Columns | None,
+                  unparsed: dict[int, str]) -> Columns:
+    """One batch of ``n`` rows from parts that hold disjoint rows (``rows[i]`` is where
+    a part's row i goes), and the rows that are not even records (``unparsed``)."""
+    parts = fast + ([(slow_rows, slow)] if slow is not None else [])
+    columns = {name: _merge_column([(rows, c.columns[name]) for rows, c in parts], n,
+                                   java_kind(f.type))
+               for name, f in schema.fields.items()}
+    ok = np.zeros(n, dtype=bool)
+    errors: dict[int, str] = {}
+    for rows, c in parts:
+        ok[rows] = c.ok
+        errors.update((int(rows[i]), message) for i, message in c.errors.items())
+    errors.update(unparsed)
+    return Columns(n, columns, ok, errors, unparsed)
+
+
+def _merge_column(parts: list[tuple[np.ndarray, Column]], n: int, kind: str) -> Column:
+    merged = Column(np.zeros(n, NUMPY_DTYPES[kind]), np.zeros(n, dtype=bool))
+    base = 0  # a string column's codes index the parts' dictionaries laid end to end
+    for rows, col in parts:
+        merged.values[rows] = col.values + base if kind == "String" else col.values
+        merged.present[rows] = col.present
+        base += len(col.dictionary)
+    if kind == "String":
+        merged.dictionary = pa.concat_arrays([c.dictionary for _, c in parts] or
+                                             [pa.array([], pa.string())])
+    return merged

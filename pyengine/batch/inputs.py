@@ -9,26 +9,20 @@ it reaches the dead-letter queue instead of stopping the run.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pyengine.batch.csvlines import CsvLines
 from pyengine.batch.jsonlines import JsonLines
 from pyengine.errors import PyEngineError
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
-
-# A CSV field may be as long as a line: the csv module's default limit (128 KiB) would
-# turn a long but valid field into an exception instead of a value.
-csv.field_size_limit(2**31 - 1)
-
 
 class InputError(PyEngineError):
     """An input file cannot be read at all (exit status 2)."""
@@ -37,10 +31,10 @@ class InputError(PyEngineError):
 @dataclass
 class Parsed:
     """Records ``start`` .. ``start + len - 1`` of the input: Arrow columns, JSON texts,
-    or JSON objects."""
+    CSV lines, or JSON objects."""
 
     start: int
-    batch: pa.RecordBatch | JsonLines | list[object]
+    batch: pa.RecordBatch | JsonLines | CsvLines | list[object]
     source: str
 
     def __len__(self) -> int:
@@ -123,96 +117,22 @@ def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise InputError(f"{file}: the CSV header repeats {', '.join(map(repr, repeated))}")
+        # Lines are parsed with their chunk, on a worker (pyengine.batch.csvlines).
         lines: list[str] = []
         for line in fh:
             lines.append(line)
             if len(lines) >= batch_rows:
-                yield from _csv_block(lines, names, start, file.name)
+                yield Parsed(start, CsvLines(lines, tuple(names)), file.name)
                 start += len(lines)
                 lines = []
         if lines:
-            yield from _csv_block(lines, names, start, file.name)
+            yield Parsed(start, CsvLines(lines, tuple(names)), file.name)
 
 
 def _csv_names(header: str) -> list[str]:
     table = pacsv.read_csv(io.BytesIO(header.encode()),
                            read_options=pacsv.ReadOptions(column_names=None))
     return list(table.column_names)
-
-
-def _csv_block(lines: list[str], names: list[str], start: int, source: str) -> Iterator[Item]:
-    """Parse a block of CSV lines with Arrow; the lines Arrow refuses, and a whole block
-    Arrow cannot map line for line, are read line by line."""
-    refused: list[int] = []  # 0-based lines of the block
-
-    def refuse(row: Any) -> str:
-        if row.number is None:
-            raise _Unmapped
-        refused.append(row.number - 1)
-        return "skip"
-
-    options = (pacsv.ReadOptions(column_names=names, use_threads=False),
-               # An empty line is a record with no fields for Python's csv (a dead
-               # letter); Arrow would read it as a row of nulls, so it skips it and
-               # the count below sends the block line by line.
-               pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=refuse),
-               pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                    # Only an empty field is null: "NA" is Namibia, "NULL"
-                                    # and "NaN" are text for the schema to judge.
-                                    null_values=[""], strings_can_be_null=True,
-                                    quoted_strings_can_be_null=False))
-    try:
-        table = pacsv.read_csv(io.BytesIO("".join(lines).encode()), *options)
-    except (pa.ArrowInvalid, UnicodeEncodeError, _Unmapped):
-        table = None
-    # A quoted field running past its line merges lines: then rows and lines do not
-    # correspond, and the block goes line by line.
-    if table is not None and table.num_rows + len(refused) == len(lines):
-        yield from _csv_runs(_one(table), lines, sorted(refused), names, start, source)
-        return
-    yield from _csv_lines(lines, 0, len(lines), names, start, source)
-
-
-class _Unmapped(Exception):
-    """Arrow refused a CSV row without saying which line it was."""
-
-
-def _csv_runs(batch: pa.RecordBatch, lines: list[str], refused: list[int], names: list[str],
-              start: int, source: str) -> Iterator[Item]:
-    """Arrow's rows (every line but the ``refused`` ones, in order), with the refused
-    lines read one by one in their places."""
-    row = line = 0
-    for bad in [*refused, len(lines)]:
-        if bad > line:
-            yield Parsed(start + line, batch.slice(row, bad - line), source)
-            row += bad - line
-        if bad < len(lines):
-            yield from _csv_lines(lines, bad, bad + 1, names, start, source)
-        line = bad + 1
-
-
-def _csv_lines(lines: list[str], first: int, end: int, names: list[str], start: int,
-               source: str) -> Iterator[Item]:
-    """Lines ``first`` .. ``end - 1`` of a block, each read with Python's csv module."""
-    good: list[object] = []
-    good_start = start + first
-    for offset in range(first, end):
-        line = lines[offset]
-        utf8 = _is_utf8(line)
-        fields = next(csv.reader([line]), []) if utf8 else []  # one line, one record
-        if len(fields) == len(names):
-            # As in the Arrow path: an empty field is null.
-            good.append({n: (v if v != "" else None) for n, v in zip(names, fields, strict=True)})
-            continue
-        if good:
-            yield Parsed(good_start, good, source)
-            good = []
-        reason = (f"malformed CSV row: expected {len(names)} fields, found {len(fields)}"
-                  if utf8 else "not valid UTF-8")
-        yield Unparsed(start + offset, line.rstrip("\r\n"), reason, source)
-        good_start = start + offset + 1
-    if good:
-        yield Parsed(good_start, good, source)
 
 
 def _is_utf8(text: str) -> bool:

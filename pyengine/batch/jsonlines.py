@@ -35,8 +35,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from pyengine.batch.convert import Column, Columns, columns_from_records, convert_batch
-from pyengine.jvm.rules import NUMPY_DTYPES, java_kind
+from pyengine.batch.convert import (
+    Columns,
+    columns_from_records,
+    convert_batch,
+    merge_columns,
+    take_rows,
+)
 from pyengine.lang.types import Type
 from pyengine.records import parse_json
 from pyengine.spec.program import Schema
@@ -94,14 +99,14 @@ def columns_from_json(schema: Schema, lines: JsonLines) -> Columns:
         keep = np.ones(len(fast_rows), dtype=bool)
         keep[bad] = False
         fast_rows = fast_rows[keep]
-        fast = _take(fast, keep)
+        fast = take_rows(fast, keep)
     slow_rows = doubtful
     if len(candidates.rows) < n:
         slow_rows += sorted(set(range(n)).difference(candidates.rows))
     slow = _one_by_one(schema, texts, sorted(slow_rows))
     if fast is not None and not slow_rows:
         return fast  # every record went the fast way, in order
-    return _merge(schema, n, [(fast_rows, fast)] if fast is not None else [], slow)
+    return merge_columns(schema, n, [(fast_rows, fast)] if fast is not None else [], *slow)
 
 
 def _parse_options(schema: Schema) -> pajson.ParseOptions:
@@ -266,42 +271,3 @@ def _one_by_one(schema: Schema, texts: Sequence[str | bytes], rows: list[int]) -
             unparsed[row] = f"invalid JSON: {exc}"
     columns = columns_from_records(schema, raws) if raws else None
     return np.array(parsed, dtype=np.int64), columns, unparsed
-
-
-def _take(columns: Columns, keep: np.ndarray) -> Columns:
-    """The rows of ``columns`` where ``keep`` (all ok)."""
-    taken = {name: Column(col.values[keep], col.present[keep], col.dictionary)
-             for name, col in columns.columns.items()}
-    return Columns(int(keep.sum()), taken, np.ones(int(keep.sum()), dtype=bool), {})
-
-
-def _merge(schema: Schema, n: int, fast: list[tuple[np.ndarray, Columns]],
-           slow: tuple[np.ndarray, Columns | None, dict[int, str]]) -> Columns:
-    """One batch of ``n`` rows from parts that hold disjoint rows."""
-    slow_rows, slow_columns, unparsed = slow
-    parts = fast + ([(slow_rows, slow_columns)] if slow_columns is not None else [])
-    columns: dict[str, Column] = {}
-    for name, f in schema.fields.items():
-        columns[name] = _merge_column([(rows, c.columns[name]) for rows, c in parts], n,
-                                      java_kind(f.type))
-    ok = np.zeros(n, dtype=bool)
-    errors: dict[int, str] = {}
-    for rows, c in parts:
-        ok[rows] = c.ok
-        errors.update((int(rows[i]), message) for i, message in c.errors.items())
-    errors.update(unparsed)
-    return Columns(n, columns, ok, errors, unparsed)
-
-
-def _merge_column(parts: list[tuple[np.ndarray, Column]], n: int, kind: str) -> Column:
-    merged = Column(np.zeros(n, NUMPY_DTYPES[kind]), np.zeros(n, dtype=bool))
-    base = 0  # a string column's codes index the parts' dictionaries laid end to end
-    for rows, col in parts:
-        merged.values[rows] = col.values + base if kind == "String" else col.values
-        merged.present[rows] = col.present
-        base += len(col.dictionary)
-    if kind == "String":
-        merged.dictionary = pa.concat_arrays([c.dictionary for _, c in parts] or
-                                             [pa.array([], pa.string())])
-    return merged
-
