@@ -13,11 +13,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyengine import __version__
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
 from pyengine.kafka.url import is_kafka
+
+if TYPE_CHECKING:
+    from pyengine.engine import Engine
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -288,7 +291,7 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     return _run_job(args, config)
 
 
-def _load_for_a_run(args: argparse.Namespace) -> Any:
+def _load_for_a_run(args: argparse.Namespace) -> Engine:
     """The engine for ``run`` (files or Kafka), with the heap set up for a long run."""
     from pyengine.engine import load
 

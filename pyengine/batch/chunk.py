@@ -82,7 +82,8 @@ def arrow_type(t: Type) -> pa.DataType:
 
 def process_chunk(compiled: CompiledRules, layout: ResultLayout,
                   batch: Batch, start: int, source: str) -> ChunkOutput:
-    """Evaluate ``batch`` (Arrow, or JSON objects) whose first row is position ``start``."""
+    """Evaluate ``batch`` (Arrow columns, JSON texts, CSV lines or JSON objects) whose first
+    row is position ``start``."""
     if isinstance(batch, pa.RecordBatch):
         columns = convert_batch(compiled.program.schema, batch)
     elif isinstance(batch, JsonLines):
