@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -11,14 +12,16 @@ from hypothesis import strategies as st
 from pyengine.batch import csvlines
 from pyengine.batch.convert import Columns, merge_columns
 from pyengine.batch.csvlines import CsvLines, columns_from_csv
-from pyengine.batch.generate import text_lines, transactions
+from pyengine.batch.generate import text_lines as generated_lines
+from pyengine.batch.generate import transactions
+from pyengine.batch.inputs import text_lines
 from pyengine.pipeline import load_program
 from pyengine.spec.program import Schema
 from tests.helpers import rows
 
 SCHEMA: Schema = load_program("examples/rules").schema
 NAMES = tuple(transactions(0).column_names)
-LINES, _ = text_lines(50, 5, 1, 0.0, ".csv")
+LINES, _ = generated_lines(50, 5, 1, 0.0, ".csv")
 FIELD = st.one_of(st.sampled_from(["", "a", "12.50", "12.345", "NA", "NULL", "x y", "é", '"q"',
                                    '"a,b"', '"say ""hi"""', "'s'", "+5", "1e400", "true",
                                    "2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z"]),
@@ -72,3 +75,15 @@ def test_refused_rows_stay_in_their_chunk() -> None:
     assert columns.unparsed == {1: f"malformed CSV row: expected {len(NAMES)} fields, found 2",
                                 4: f"malformed CSV row: expected {len(NAMES)} fields, found 3"}
     assert np.flatnonzero(columns.ok).tolist() == [0, 2, 3, 5]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"{}", b"\n", b"\r", b"\r\n", b"\n\r", b"\xff",
+                                 b"\xe9", b"\xc3\xa9", b"\xef\xbb\xbf", b"\x85", b" "]),
+                max_size=40), st.integers(1, 8))
+def test_text_lines_split_as_a_text_file_does(parts: list[bytes], size: int) -> None:
+    data = b"".join(parts)
+    text_mode = [line.rstrip("\r\n") for line in io.TextIOWrapper(
+        io.BytesIO(data), encoding="utf-8", errors="surrogateescape")]
+    lines = [line for block in text_lines(io.BytesIO(data), size) for line in block]
+    assert [line.decode("utf-8", "surrogateescape") for line in lines] == text_mode

@@ -26,7 +26,8 @@ SCHEMA: Schema = load_program("examples/rules").schema
 def one_by_one(texts: list[Any]) -> Columns:
     """What every text gives on the single-transaction path."""
     n = len(texts)
-    return merge_columns(SCHEMA, n, [], *jsonlines._one_by_one(SCHEMA, texts, list(range(n))))
+    return merge_columns(SCHEMA, n, [], *jsonlines._one_by_one(SCHEMA, JsonLines(texts),
+                                                              range(n)))
 
 
 def assert_same(texts: list[Any]) -> None:
@@ -163,3 +164,15 @@ def test_one_spoiled_text_among_plain_ones(spoiled: str, at: int) -> None:
     texts[at] = texts[at][:-1] + ", " + spoiled[1:] if spoiled.startswith("{") else spoiled
     assert_same(texts)
     assert_same([t.encode() for t in texts])
+
+
+def test_a_text_files_bytes_read_as_its_lines_do() -> None:
+    # JSONL lines come as bytes; those that are not UTF-8 must read as the text file's
+    # surrogate escapes do (a schema error in a read field, unseen in another), not be
+    # refused as a Kafka message's bytes are.
+    lines = [*hostile_texts(), json.dumps(complete())[:-1] + ', "note": "caf\udce9"}',
+             json.dumps(complete())[:-1] + ', "other": "\udcff"}', '\udcff{"id": "a"}']
+    as_bytes = [line.encode("utf-8", "surrogateescape") for line in lines]
+    from_bytes = columns_from_json(SCHEMA, JsonLines(as_bytes, text_file=True))
+    assert rows(from_bytes, SCHEMA) == rows(columns_from_json(SCHEMA, JsonLines(lines)), SCHEMA)
+    assert from_bytes.ok[-2]  # the unread field's stray byte is not an error

@@ -57,19 +57,28 @@ _ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(),
 
 @dataclass(frozen=True)
 class JsonLines:
-    """A batch of records given as JSON texts, one record each (str or UTF-8 bytes)."""
+    """A batch of records given as JSON texts, one record each (str or UTF-8 bytes).
+
+    ``text_file``: the bytes are a text file's lines, whose bytes that are not UTF-8 read
+    as surrogate escapes (as ``open(..., errors="surrogateescape")`` gives them) instead
+    of making the line invalid JSON (as for a Kafka message).
+    """
 
     texts: Sequence[str | bytes]
+    text_file: bool = False
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def __getitem__(self, rows: slice) -> JsonLines:
-        return JsonLines(self.texts[rows])
+        return JsonLines(self.texts[rows], self.text_file)
 
     def record(self, row: int) -> Any:
-        """Record ``row`` as a JSON value (only asked for rows that parsed)."""
-        return parse_json(self.texts[row])
+        """Record ``row`` as a JSON value; ValueError (the reason) if it is not one."""
+        text = self.texts[row]
+        if self.text_file and isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogateescape")
+        return parse_json(text)
 
     def raw(self, row: int) -> str:
         """Record ``row``'s text, bytes that are not UTF-8 as ``\\xNN`` escapes."""
@@ -102,7 +111,7 @@ def columns_from_json(schema: Schema, lines: JsonLines) -> Columns:
     slow_rows = doubtful
     if len(candidates.rows) < n:
         slow_rows += sorted(set(range(n)).difference(candidates.rows))
-    slow = _one_by_one(schema, texts, sorted(slow_rows))
+    slow = _one_by_one(schema, lines, sorted(slow_rows))
     if fast is not None and not slow_rows:
         return fast  # every record went the fast way, in order
     return merge_columns(schema, n, [(fast_rows, fast)] if fast is not None else [], *slow)
@@ -252,7 +261,7 @@ def _read(options: pajson.ParseOptions, block: memoryview,
     return table, None
 
 
-def _one_by_one(schema: Schema, texts: Sequence[str | bytes], rows: list[int]) -> tuple[
+def _one_by_one(schema: Schema, lines: JsonLines, rows: Sequence[int]) -> tuple[
         np.ndarray, Columns | None, dict[int, str]]:
     """The single-transaction path: (the rows parsed, their columns, row -> parse error)."""
     raws: list[Any] = []
@@ -260,7 +269,7 @@ def _one_by_one(schema: Schema, texts: Sequence[str | bytes], rows: list[int]) -
     unparsed: dict[int, str] = {}
     for row in rows:
         try:
-            raws.append(parse_json(texts[row]))
+            raws.append(lines.record(row))
             parsed.append(row)
         except ValueError as exc:  # malformed, too deep, or not UTF-8 (UnicodeError)
             unparsed[row] = f"invalid JSON: {exc}"
