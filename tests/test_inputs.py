@@ -59,7 +59,7 @@ def outcome(columns: Columns) -> list[Any]:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(csv_lines(), min_size=1, max_size=30))
 def test_csv_block_reads_as_line_by_line(lines: list[str]) -> None:
-    block = CsvLines([line + "\n" for line in lines], NAMES)
+    block = CsvLines([(line + "\n").encode() for line in lines], NAMES)
     assert outcome(columns_from_csv(SCHEMA, block)) == outcome(line_by_line(block))
     for i in range(len(block)):  # a dead letter's record is the line as csv reads it
         if i not in line_by_line(block).unparsed:
@@ -67,8 +67,8 @@ def test_csv_block_reads_as_line_by_line(lines: list[str]) -> None:
 
 
 def test_refused_rows_stay_in_their_chunk() -> None:
-    good = LINES[0] + "\n"
-    block = CsvLines([good, "a,b\n", good, good, "a,b,c\n", good], NAMES)
+    good = (LINES[0] + "\n").encode()
+    block = CsvLines([good, b"a,b\n", good, good, b"a,b,c\n", good], NAMES)
     arrow, refused = csvlines._arrow(block)
     assert arrow is not None and arrow.num_rows == 4 and refused == [1, 4]
     columns = columns_from_csv(SCHEMA, block)
@@ -80,10 +80,13 @@ def test_refused_rows_stay_in_their_chunk() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from([b"a", b"{}", b"\n", b"\r", b"\r\n", b"\n\r", b"\xff",
                                  b"\xe9", b"\xc3\xa9", b"\xef\xbb\xbf", b"\x85", b" "]),
-                max_size=40), st.integers(1, 8))
-def test_text_lines_split_as_a_text_file_does(parts: list[bytes], size: int) -> None:
+                max_size=40), st.integers(1, 8), st.booleans())
+def test_text_lines_split_as_a_text_file_does(parts: list[bytes], size: int,
+                                              keepends: bool) -> None:
     data = b"".join(parts)
-    text_mode = [line.rstrip("\r\n") for line in io.TextIOWrapper(
-        io.BytesIO(data), encoding="utf-8", errors="surrogateescape")]
-    lines = [line for block in text_lines(io.BytesIO(data), size) for line in block]
+    # JSONL is read as a text file, CSV as one opened with newline="" (ends kept as is).
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape",
+                            newline="" if keepends else None)
+    text_mode = list(text) if keepends else [line.rstrip("\r\n") for line in text]
+    lines = [line for block in text_lines(io.BytesIO(data), size, keepends) for line in block]
     assert [line.decode("utf-8", "surrogateescape") for line in lines] == text_mode

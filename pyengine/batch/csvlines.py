@@ -31,9 +31,10 @@ csv.field_size_limit(2**31 - 1)
 
 @dataclass(frozen=True)
 class CsvLines:
-    """A block of CSV lines (each with its line break), one record each, under a header."""
+    """A block of CSV lines (bytes, each with its line break), one record each, under a
+    header."""
 
-    lines: Sequence[str]
+    lines: Sequence[bytes]
     names: tuple[str, ...]
 
     def __len__(self) -> int:
@@ -51,18 +52,16 @@ class CsvLines:
 
     def raw(self, row: int) -> str:
         """Line ``row``'s text, bytes that were not UTF-8 as ``\\xNN`` escapes."""
-        text = self.lines[row].rstrip("\r\n").encode("utf-8", "surrogateescape")
-        return text.decode("utf-8", "backslashreplace")
+        return self.lines[row].rstrip(b"\r\n").decode("utf-8", "backslashreplace")
 
 
-def read_line(line: str) -> list[str] | None:
-    """The fields of one line as Python's csv reads them; None for bytes that were not
-    UTF-8 (read with surrogate escapes)."""
+def read_line(line: bytes) -> list[str] | None:
+    """The fields of one line as Python's csv reads them; None when it is not UTF-8."""
     try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
         return None
-    return next(csv.reader([line]), [])
+    return next(csv.reader([text]), [])
 
 
 def columns_from_csv(schema: Schema, block: CsvLines) -> Columns:
@@ -102,8 +101,10 @@ def _arrow(block: CsvLines) -> tuple[pa.RecordBatch | None, list[int]]:
                                     null_values=[""], strings_can_be_null=True,
                                     quoted_strings_can_be_null=False))
     try:
-        table = pacsv.read_csv(io.BytesIO("".join(block.lines).encode()), *options)
-    except (pa.ArrowInvalid, UnicodeEncodeError, _Unmapped):
+        # A line that is not UTF-8 fails the whole block's conversion (unless Arrow refused
+        # that line anyway): then the block goes line by line.
+        table = pacsv.read_csv(io.BytesIO(b"".join(block.lines)), *options)
+    except (pa.ArrowInvalid, _Unmapped):
         return None, []
     # A quoted field running past its line merges lines: then rows and lines no longer
     # correspond.

@@ -107,42 +107,46 @@ def _parquet(file: Path, batch_rows: int, start: int,
 
 def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
     """CSV with every column read as text; typing is the schema's job."""
-    # Bytes that are not UTF-8 survive as surrogates: that record alone is a dead letter.
-    with open(file, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        header = fh.readline()
-        if not header.strip():
-            return
-        if not _is_utf8(header):
-            raise InputError(f"{file}: the CSV header is not valid UTF-8")
-        names = _csv_names(header)
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise InputError(f"{file}: the CSV header repeats {', '.join(map(repr, repeated))}")
-        # Lines are parsed with their chunk, on a worker (pyengine.batch.csvlines).
-        lines: list[str] = []
-        for line in fh:
-            lines.append(line)
-            if len(lines) >= batch_rows:
-                yield Parsed(start, CsvLines(lines, tuple(names)), file.name)
-                start += len(lines)
-                lines = []
+    with open(file, "rb") as fh:
+        lines: list[bytes] = []
+        names: tuple[str, ...] = ()
+        for block in text_lines(fh, keepends=True):
+            if not names:
+                if not block:
+                    continue
+                names = _csv_header(file, block[0])
+                if not names:
+                    return
+                block = block[1:]
+            # Lines are parsed with their chunk, on a worker (pyengine.batch.csvlines).
+            lines += block
+            while len(lines) >= batch_rows:
+                yield Parsed(start, CsvLines(lines[:batch_rows], names), file.name)
+                start += batch_rows
+                lines = lines[batch_rows:]
         if lines:
-            yield Parsed(start, CsvLines(lines, tuple(names)), file.name)
+            yield Parsed(start, CsvLines(lines, names), file.name)
+
+
+def _csv_header(file: Path, line: bytes) -> tuple[str, ...]:
+    """The column names (none for a blank first line, which ends the file's records)."""
+    try:
+        header = line.removeprefix(b"\xef\xbb\xbf").decode("utf-8")  # as utf-8-sig reads it
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: the CSV header is not valid UTF-8") from exc
+    if not header.strip():
+        return ()
+    names = _csv_names(header)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{file}: the CSV header repeats {', '.join(map(repr, repeated))}")
+    return tuple(names)
 
 
 def _csv_names(header: str) -> list[str]:
     table = pacsv.read_csv(io.BytesIO(header.encode()),
                            read_options=pacsv.ReadOptions(column_names=None))
     return list(table.column_names)
-
-
-def _is_utf8(text: str) -> bool:
-    """False when ``text`` carries undecodable bytes (as surrogate escapes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
@@ -163,9 +167,11 @@ def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
         yield Parsed(start, JsonLines(lines, text_file=True), file.name)
 
 
-def text_lines(fh: BinaryIO, size: int = 1 << 22) -> Iterator[list[bytes]]:
-    """The lines of a binary file without their ends, split where a text-mode file splits
-    them (at \\n, \\r\\n and \\r), a block of ``size`` bytes at a time.
+def text_lines(fh: BinaryIO, size: int = 1 << 22,
+               keepends: bool = False) -> Iterator[list[bytes]]:
+    """The lines of a binary file, split where a text-mode file splits them (at \\n,
+    \\r\\n and \\r), a block of ``size`` bytes at a time; with their ends when ``keepends``
+    (as ``open(..., newline="")`` gives them).
 
     Splitting bytes in C instead of iterating a text file line by line frees the main
     thread, which holds the GIL while it reads, for the workers.
@@ -180,9 +186,12 @@ def text_lines(fh: BinaryIO, size: int = 1 << 22) -> Iterator[list[bytes]]:
             rest = data
             continue
         complete, rest = data[:cut + 1], data[cut + 1:]
-        yield complete.splitlines() if b"\r" in complete else complete.split(b"\n")[:-1]
+        if keepends or b"\r" in complete:
+            yield complete.splitlines(keepends)
+        else:
+            yield complete.split(b"\n")[:-1]
     if rest:
-        yield rest.splitlines()
+        yield rest.splitlines(keepends)
 
 
 def _one(table: pa.Table) -> pa.RecordBatch:
