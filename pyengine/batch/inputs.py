@@ -10,7 +10,8 @@ it reaches the dead-letter queue instead of stopping the run.
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Iterator
+import itertools
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -108,24 +109,15 @@ def _parquet(file: Path, batch_rows: int, start: int,
 def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
     """CSV with every column read as text; typing is the schema's job."""
     with open(file, "rb") as fh:
-        lines: list[bytes] = []
-        names: tuple[str, ...] = ()
-        for block in text_lines(fh, keepends=True):
-            if not names:
-                if not block:
-                    continue
-                names = _csv_header(file, block[0])
-                if not names:
-                    return
-                block = block[1:]
-            # Lines are parsed with their chunk, on a worker (pyengine.batch.csvlines).
-            lines += block
-            while len(lines) >= batch_rows:
-                yield Parsed(start, CsvLines(lines[:batch_rows], names), file.name)
-                start += batch_rows
-                lines = lines[batch_rows:]
-        if lines:
+        blocks = text_lines(fh, keepends=True)
+        first = next((block for block in blocks if block), [])
+        names = _csv_header(file, first[0]) if first else ()
+        if not names:
+            return
+        # Lines are parsed with their chunk, on a worker (pyengine.batch.csvlines).
+        for lines in _batches(itertools.chain([first[1:]], blocks), batch_rows):
             yield Parsed(start, CsvLines(lines, names), file.name)
+            start += len(lines)
 
 
 def _csv_header(file: Path, line: bytes) -> tuple[str, ...]:
@@ -155,16 +147,22 @@ def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
     Lines are parsed with their chunk (:mod:`pyengine.batch.jsonlines`): a line that is
     not JSON becomes a parse dead letter there.
     """
-    lines: list[bytes] = []
     with open(file, "rb") as fh:
-        for block in text_lines(fh):
-            lines += block
-            while len(lines) >= batch_rows:
-                yield Parsed(start, JsonLines(lines[:batch_rows], text_file=True), file.name)
-                start += batch_rows
-                lines = lines[batch_rows:]
+        for lines in _batches(text_lines(fh), batch_rows):
+            yield Parsed(start, JsonLines(lines, text_file=True), file.name)
+            start += len(lines)
+
+
+def _batches(blocks: Iterable[list[bytes]], size: int) -> Iterator[list[bytes]]:
+    """The lines of ``blocks`` regrouped in lists of ``size`` (the last one shorter)."""
+    lines: list[bytes] = []
+    for block in blocks:
+        lines += block
+        while len(lines) >= size:
+            yield lines[:size]
+            lines = lines[size:]
     if lines:
-        yield Parsed(start, JsonLines(lines, text_file=True), file.name)
+        yield lines
 
 
 def text_lines(fh: BinaryIO, size: int = 1 << 22,
@@ -192,8 +190,3 @@ def text_lines(fh: BinaryIO, size: int = 1 << 22,
             yield complete.split(b"\n")[:-1]
     if rest:
         yield rest.splitlines(keepends)
-
-
-def _one(table: pa.Table) -> pa.RecordBatch:
-    batches = table.combine_chunks().to_batches()
-    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
