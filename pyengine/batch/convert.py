@@ -45,7 +45,7 @@ class Columns:
     columns: dict[str, Column]
     ok: np.ndarray  # bool
     errors: dict[int, str]  # row -> schema error message (rows that are not ok)
-    unparsed: dict[int, str] = field(default_factory=dict)  # of errors: rows not even JSON
+    unparsed: dict[int, str] = field(default_factory=dict)  # of errors: not even records
 
 
 def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table) -> Columns:

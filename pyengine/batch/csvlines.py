@@ -46,9 +46,8 @@ class CsvLines:
     def record(self, row: int) -> dict[str, Any]:
         """Line ``row`` as a record (only asked for lines that are records)."""
         fields = read_line(self.lines[row])
-        assert fields is not None and len(fields) == len(self.names)
-        # As in Arrow's reading: an empty field is null.
-        return {n: (v if v != "" else None) for n, v in zip(self.names, fields, strict=True)}
+        assert fields is not None
+        return _record(self.names, fields)
 
     def raw(self, row: int) -> str:
         """Line ``row``'s text, bytes that were not UTF-8 as ``\\xNN`` escapes."""
@@ -62,6 +61,11 @@ def read_line(line: bytes) -> list[str] | None:
     except UnicodeDecodeError:
         return None
     return next(csv.reader([text]), [])
+
+
+def _record(names: tuple[str, ...], fields: list[str]) -> dict[str, Any]:
+    # As in Arrow's reading: an empty field is null.
+    return {n: (v if v != "" else None) for n, v in zip(names, fields, strict=True)}
 
 
 def columns_from_csv(schema: Schema, block: CsvLines) -> Columns:
@@ -134,7 +138,7 @@ def _line_by_line(schema: Schema, block: CsvLines, rows: Sequence[int]) -> tuple
         elif len(fields) != width:
             unparsed[row] = f"malformed CSV row: expected {width} fields, found {len(fields)}"
         else:
-            records.append(block.record(row))
+            records.append(_record(block.names, fields))
             parsed.append(row)
     columns = columns_from_records(schema, records) if records else None
     return np.array(parsed, dtype=np.int64), columns, unparsed

@@ -1,10 +1,11 @@
 """Reading inputs as a stream of record batches: Parquet, CSV, JSONL, or a directory.
 
 Memory stays bounded: files are read batch by batch. Every record has a
-position, its 0-based index in the whole input (files in name order). A record
-that cannot be parsed at all (a malformed JSON line, a CSV row with the wrong
-number of fields) comes out as a :class:`Unparsed` entry with its raw text, so
-it reaches the dead-letter queue instead of stopping the run.
+position, its 0-based index in the whole input (files in name order). CSV and
+JSONL lines are parsed with their chunk, on a worker (:mod:`pyengine.batch.csvlines`,
+:mod:`pyengine.batch.jsonlines`): a line that is not a record (a malformed JSON
+line, a CSV row with the wrong number of fields) becomes a ``parse`` dead letter
+there instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pyengine.errors import PyEngineError
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
 
+
 class InputError(PyEngineError):
     """An input file cannot be read at all (exit status 2)."""
 
@@ -43,19 +45,6 @@ class Parsed:
         return self.batch.num_rows if isinstance(self.batch, pa.RecordBatch) else len(self.batch)
 
 
-@dataclass
-class Unparsed:
-    """One record that could not be parsed: its position and raw text."""
-
-    position: int
-    text: str
-    reason: str
-    source: str
-
-
-Item = Parsed | Unparsed
-
-
 def input_files(path: Path) -> list[Path]:
     """The files of an input: the file itself, or a directory's files in name order."""
     if path.is_dir():
@@ -71,7 +60,7 @@ def input_files(path: Path) -> list[Path]:
 
 
 def read_input(path: Path, batch_rows: int,
-               dictionary: Collection[str] = ()) -> Iterator[Item]:
+               dictionary: Collection[str] = ()) -> Iterator[Parsed]:
     """Every record of the input, in order, in batches of at most ``batch_rows``.
 
     Parquet string columns named in ``dictionary`` are read dictionary-encoded.
@@ -92,7 +81,7 @@ def read_input(path: Path, batch_rows: int,
 
 
 def _parquet(file: Path, batch_rows: int, start: int,
-             dictionary: Collection[str]) -> Iterator[Item]:
+             dictionary: Collection[str]) -> Iterator[Parsed]:
     schema = pq.read_schema(file)
     # Parquet stores repetitive strings as dictionaries already: reading them so skips
     # building one Python-visible string per row, and Java decodes each value once.
@@ -106,7 +95,7 @@ def _parquet(file: Path, batch_rows: int, start: int,
         start += batch.num_rows
 
 
-def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
+def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Parsed]:
     """CSV with every column read as text; typing is the schema's job."""
     with open(file, "rb") as fh:
         blocks = text_lines(fh, keepends=True)
@@ -141,7 +130,7 @@ def _csv_names(header: str) -> list[str]:
     return list(table.column_names)
 
 
-def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Item]:
+def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Parsed]:
     """One JSON object per line; every line counts as one record, blank ones included.
 
     Lines are parsed with their chunk (:mod:`pyengine.batch.jsonlines`): a line that is

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pyengine.batch.chunk import Batch, ChunkOutput, process_chunk
-from pyengine.batch.inputs import InputError, Item, Parsed, Unparsed, input_files, read_input
+from pyengine.batch.inputs import InputError, Parsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
 from pyengine.engine import Engine
 from pyengine.errors import PyEngineError
@@ -319,8 +319,8 @@ class Job:
         with suppress(OSError):
             _atomic_write(self.out / REPORT, (json.dumps(report, indent=2) + "\n").encode())
 
-    def _units(self) -> Iterator[tuple[int, Item]]:
-        """(segment, item) pairs from the resume point on, cut at segment and chunk ends."""
+    def _units(self) -> Iterator[tuple[int, Parsed]]:
+        """(segment, records) pairs from the resume point on, cut at segment and chunk ends."""
         every, chunk = self.config.checkpoint_every, self.config.chunk_rows
         resume = self.state.next_position
         program = self.engine.program
@@ -328,10 +328,6 @@ class Job:
         strings = {name for name, f in program.schema.fields.items()
                    if f.type.kind == "string" and name in program.read_fields}
         for item in read_input(self.config.input, chunk, strings):
-            if isinstance(item, Unparsed):
-                if item.position >= resume:
-                    yield item.position // every, item
-                continue
             start, rows = item.start, len(item)
             offset = max(0, resume - start)
             while offset < rows:
@@ -341,25 +337,21 @@ class Job:
                 yield segment, Parsed(position, _slice(item.batch, offset, end), item.source)
                 offset = end
 
-    def _ordered(self, pool: ThreadPoolExecutor) -> Iterator[
-            tuple[int, ChunkOutput | Unparsed]]:
-        """(segment, chunk output or unparsable record) in input order, evaluated with
-        bounded look-ahead on the worker pool."""
-        in_flight: deque[tuple[int, Future[ChunkOutput] | Unparsed]] = deque()
+    def _ordered(self, pool: ThreadPoolExecutor) -> Iterator[tuple[int, ChunkOutput]]:
+        """(segment, chunk output) in input order, evaluated with bounded look-ahead on the
+        worker pool."""
+        in_flight: deque[tuple[int, Future[ChunkOutput]]] = deque()
         limit = 2 * max(1, self.config.workers) + 2
         compiled, layout = self.engine.compiled, self.engine.layout
 
-        def drain(keep: int) -> Iterator[tuple[int, ChunkOutput | Unparsed]]:
+        def drain(keep: int) -> Iterator[tuple[int, ChunkOutput]]:
             while len(in_flight) > keep:
                 segment, work = in_flight.popleft()
-                yield segment, work if isinstance(work, Unparsed) else work.result()
+                yield segment, work.result()
 
         for segment, item in self._units():
-            if isinstance(item, Unparsed):
-                in_flight.append((segment, item))
-            else:
-                in_flight.append((segment, pool.submit(
-                    process_chunk, compiled, layout, item.batch, item.start, item.source)))
+            in_flight.append((segment, pool.submit(
+                process_chunk, compiled, layout, item.batch, item.start, item.source)))
             yield from drain(limit)
         yield from drain(0)
 
@@ -370,8 +362,7 @@ class Job:
 
     def _commit_segment(self, segment: Segment) -> None:
         """After its part file: the segment's dead letters, then the new state."""
-        letters = segment.letters + [self._parse_letter(u) for u in segment.unparsed]
-        letters.sort(key=lambda d: d["position"])
+        letters = segment.letters  # chunks in input order, each in position order
         if letters:
             with open(self.out / DLQ, "ab") as fh:
                 # ASCII JSON: valid whatever bytes the input held (invalid UTF-8 included).
@@ -384,13 +375,6 @@ class Job:
         st.next_position = (segment.index + 1) * self.config.checkpoint_every
         st.dlq_bytes = (self.out / DLQ).stat().st_size
         st.count(segment.results, segment.decisions, letters)
-
-    def _parse_letter(self, u: Unparsed) -> dict[str, Any]:
-        # Bytes that were not UTF-8 show as \xNN escapes instead of breaking the DLQ file.
-        text = u.text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        return {"position": u.position, "source": u.source,
-                "error": {"kind": "parse", "message": u.reason, "rule": None},
-                "record": text, "ruleset_version": self.engine.ruleset_version}
 
     # -- report ----------------------------------------------------------
     def report(self) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pyengine.batch.chunk import ChunkOutput
-from pyengine.batch.inputs import Unparsed
 from pyengine.spec.program import ACTIONS
 
 ROW_GROUP = 131_072
@@ -109,15 +108,11 @@ class Segment:
     part: PartWriter
     results: int = 0
     letters: list[dict[str, Any]] = field(default_factory=list)
-    unparsed: list[Unparsed] = field(default_factory=list)
     decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     closed: Future[None] | None = None
 
-    def add(self, work: ChunkOutput | Unparsed) -> None:
-        """The next chunk (or unparsable record) of the segment, in input order."""
-        if isinstance(work, Unparsed):
-            self.unparsed.append(work)
-            return
+    def add(self, work: ChunkOutput) -> None:
+        """The next chunk of the segment, in input order."""
         self.part.add(work.results)
         self.results += work.results.num_rows
         self.letters += work.dead_letters
