@@ -167,6 +167,18 @@ def test_results_independent_of_workers_and_chunks(tmp_path: Path, engine: Engin
     assert a["decisions"] == b["decisions"]
 
 
+def test_parts_dictionary_encode_repetitive_columns_and_list_values(
+        tmp_path: Path, engine: Engine) -> None:
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 5000, seed=3)
+    run_job(engine, JobConfig(source, tmp_path / "out", 2, 5000, 1024))
+    meta = pq.ParquetFile(tmp_path / "out" / "results" / "part-000000.parquet").metadata
+    columns = [meta.row_group(0).column(i) for i in range(meta.num_columns)]
+    dictionary = {c.path_in_schema for c in columns if "RLE_DICTIONARY" in c.encodings}
+    assert {"client_id", "decision", "fired.list.element", "notes.list.element"} <= dictionary
+    assert not {"id", "position"} & dictionary  # unique values: a dictionary page is waste
+
+
 def test_rerun_on_complete_output_changes_nothing(tmp_path: Path, engine: Engine) -> None:
     source = tmp_path / "in.jsonl"
     write_transactions(source, 500, seed=2, bad_fraction=0.05)

@@ -86,7 +86,8 @@ class PartWriter:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.tmp, self._schema, compression="zstd",
                                             write_statistics=False,
-                                            use_dictionary=self._use_dictionary)
+                                            use_dictionary=self._use_dictionary,
+                                            use_compliant_nested_type=True)
         return self._writer
 
     def _finish(self) -> None:
