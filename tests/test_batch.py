@@ -177,6 +177,7 @@ def test_parts_dictionary_encode_repetitive_columns_and_list_values(
     dictionary = {c.path_in_schema for c in columns if "RLE_DICTIONARY" in c.encodings}
     assert {"client_id", "decision", "fired.list.element", "notes.list.element"} <= dictionary
     assert not {"id", "position"} & dictionary  # unique values: a dictionary page is waste
+    assert "DELTA_BINARY_PACKED" in columns[0].encodings  # position
 
 
 def test_rerun_on_complete_output_changes_nothing(tmp_path: Path, engine: Engine) -> None:

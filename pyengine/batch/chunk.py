@@ -61,6 +61,9 @@ class ResultLayout:
         # fill a dictionary page to throw it away.
         self.dictionary_columns = [path for f in fields if (path := _repetitive(f.name, f.type))]
         self.dictionary_columns.append("client_id")
+        # Positions count up by one: delta-encoded, a row group of them is a few hundred
+        # bytes, written four times faster than plain int64s.
+        self.column_encoding = {"position": "DELTA_BINARY_PACKED"}
 
 
 def _repetitive(path: str, t: pa.DataType) -> str | None:

@@ -356,9 +356,8 @@ class Job:
         yield from drain(0)
 
     def _part_writer(self, segment: int, slots: threading.Semaphore) -> PartWriter:
-        layout = self.engine.layout
-        return PartWriter(self.out / RESULTS / f"part-{segment:06d}.parquet", layout.schema,
-                          layout.dictionary_columns, slots)
+        return PartWriter(self.out / RESULTS / f"part-{segment:06d}.parquet",
+                          self.engine.layout, slots)
 
     def _commit_segment(self, segment: Segment) -> None:
         """After its part file: the segment's dead letters, then the new state."""

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pyengine.batch.chunk import ChunkOutput
+from pyengine.batch.chunk import ChunkOutput, ResultLayout
 from pyengine.spec.program import ACTIONS
 
 ROW_GROUP = 131_072
@@ -29,12 +29,10 @@ ROW_GROUP = 131_072
 class PartWriter:
     """One part file, appended to in order from one thread, written on another."""
 
-    def __init__(self, path: Path, schema: pa.Schema, use_dictionary: list[str],
-                 slots: threading.Semaphore):
+    def __init__(self, path: Path, layout: ResultLayout, slots: threading.Semaphore):
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
-        self._schema = schema
-        self._use_dictionary = use_dictionary
+        self._layout = layout
         self._slots = slots
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="pyengine-writer")
         self._writer: pq.ParquetWriter | None = None
@@ -84,9 +82,11 @@ class PartWriter:
 
     def _file(self) -> pq.ParquetWriter:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, self._schema, compression="zstd",
+            layout = self._layout
+            self._writer = pq.ParquetWriter(self.tmp, layout.schema, compression="zstd",
                                             write_statistics=False,
-                                            use_dictionary=self._use_dictionary,
+                                            use_dictionary=layout.dictionary_columns,
+                                            column_encoding=layout.column_encoding,
                                             use_compliant_nested_type=True)
         return self._writer
 
