@@ -105,6 +105,7 @@ def test_evaluate_batch_matches_reference(engine: Engine) -> None:
     table = pa.Table.from_pylist(rows)
     batch = engine.evaluate_batch(table, workers=2, chunk_rows=700)
     check_against_reference(engine, rows, batch.results, batch.dead_letters)
+    batch.results.validate(full=True)  # every code Java wrote is in its dictionary
     assert batch.results.schema.field("decision").type == pa.dictionary(pa.int32(), pa.string())
     assert batch.results.schema.field("fired").type.value_type == pa.dictionary(pa.int32(),
                                                                                  pa.string())

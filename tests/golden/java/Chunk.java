@@ -292,9 +292,9 @@ public final class Chunk {
         outValid0.put(row, (byte) (res.has_fee ? 1 : 0));
         out0.put(row, res.o_fee);
         outValid1.put(row, (byte) (res.has_label ? 1 : 0));
-        out1.put(row, res.has_label ? outDict1.code(res.o_label) : -1);
+        out1.put(row, res.has_label ? outDict1.code(res.o_label) : 0);
         outValid2.put(row, (byte) (res.has_level ? 1 : 0));
-        out2.put(row, res.has_level ? outDict2.code(res.o_level) : -1);
+        out2.put(row, res.has_level ? outDict2.code(res.o_level) : 0);
         outValid3.put(row, (byte) (res.has_tag ? 1 : 0));
         int base3 = outOffsets3.get(row);
         for (int k = 0; k < res.n_tag; k++) {
