@@ -52,8 +52,9 @@ class Engine:
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
-        # How each output becomes what users see (None: as it comes), found once.
-        self._public = {name: public_converter(t) for name, t in self.program.outputs.items()}
+        # How the outputs that need it become what users see, found once.
+        self._public = [(name, convert) for name, t in self.program.outputs.items()
+                        if (convert := public_converter(t)) is not None]
 
     @property
     def ruleset_version(self) -> str:
@@ -71,10 +72,11 @@ class Engine:
         outcome = self.compiled.evaluate(txn)
         if outcome.error is not None:
             raise _ERRORS[outcome.error.kind](outcome.error.message, outcome.error.rule)
-        outputs = {}
-        for name, value in outcome.outputs.items():
-            convert = self._public[name]
-            outputs[name] = value if convert is None or value is None else convert(value)
+        outputs = outcome.outputs  # this call's own dict
+        for name, convert in self._public:
+            value = outputs[name]
+            if value is not None:
+                outputs[name] = convert(value)
         return {"decision": outcome.decision, "fired": outcome.fired,
                 "ruleset": outcome.ruleset, "outputs": outputs}
 

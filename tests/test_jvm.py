@@ -99,6 +99,20 @@ def test_threads_share_nothing(examples_compiled: Any) -> None:
         assert got == expected[offset:] + expected[:offset]
 
 
+def test_single_transactions_with_long_and_unusual_strings(examples_compiled: Any) -> None:
+    # Strings travel as UTF-8 bytes after the fixed part of the input buffer: a long one
+    # grows the buffer, and each is found by the lengths of those before it (the unread
+    # id comes first).
+    program = examples_compiled.program
+    for n in (3, 3000, 70_000, 5):
+        for text in ("é" * n, "a\x00b" * n, "\U0001f600" * n):
+            txn = {**TXN, "client_id": "globex", "id": text, "country": "DE",
+                   "note": "PO-" + text}
+            assert examples_compiled.evaluate(txn) == evaluate(program, txn), (n, text[:6])
+    assert examples_compiled.evaluate({**TXN, "client_id": "globex", "note": "PO-123456"}) \
+        == evaluate(program, {**TXN, "client_id": "globex", "note": "PO-123456"})
+
+
 @pytest.mark.jvm
 def test_java_exceptions_are_wrapped(examples_compiled: Any) -> None:
     import jpype

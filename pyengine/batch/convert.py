@@ -71,7 +71,7 @@ def _collect_errors(f: FieldDef, col: Column, n: int, errors: dict[int, str],
                     exists: bool) -> None:
     for row, reason in col.problems.items():
         errors.setdefault(row, f"field '{f.name}': {reason}")
-    if f.optional:
+    if f.optional or col.present.all():
         return
     what = "null" if exists else "missing"
     for missing in np.flatnonzero(~col.present).tolist():
@@ -173,10 +173,12 @@ def _decimal(arr: pa.Array, t: Type) -> Column | None:
         if not pc.all(pc.fill_null(exact, True)).as_py():
             return None  # the slow path names the rows with too many digits
         arr = rescaled
-    else:
+    elif scale < t.scale:
         arr = pc.cast(arr, pa.decimal128(38, t.scale))
+    # (the same scale needs no cast: every decimal128 holds two int64 words a value)
     low, high = _words(arr)
-    col = Column(np.ascontiguousarray(np.where(present, low, 0), dtype=np.int64), present)
+    values = low if arr.null_count == 0 else np.where(present, low, 0)
+    col = Column(np.ascontiguousarray(values, dtype=np.int64), present)
     for row in np.flatnonzero((high != (low >> 63)) & present):
         col.problems[int(row)] = f"out of range for decimal({t.scale})"
     return col

@@ -1,13 +1,21 @@
-"""The byte layout of a single-transaction result, shared by Java and Python.
+"""The byte layouts of one transaction and of its result, shared by Java and Python.
 
-``Evaluator.evaluateValues`` writes one transaction's result into a buffer Python
-owns, and Python reads it with one ``struct.unpack_from``: no per-field JPype
-calls. Both sides come from :func:`single_layout`, so they cannot disagree.
+Python packs a transaction's values into a buffer with one ``struct.pack_into``,
+``Evaluator.evaluatePacked`` reads them and writes the result into a second buffer,
+and Python reads that with one ``struct.unpack_from``: one JPype call without
+arguments, where typed arguments would cost a conversion each (a Java String
+about a microsecond). Both sides come from :func:`input_layout` and
+:func:`single_layout`, so they cannot disagree.
 
-Layout (native byte order, unaligned): a header of int32 error, ruleset,
-errorWhere, decision, string-dictionary generation and fired count; then
-``max_fired`` int32 codes into ``Program.fired_ids``; then per output a validity
-byte, and for a list an int32 item count, followed by its value slots.
+Input (native byte order, unaligned): int64 ``present`` (bit k: optional field k is
+there); each int, decimal, timestamp, float and bool field in schema order (int64,
+int64, int64, float64, one byte); an int32 UTF-8 length per string field in schema
+order; then the strings' UTF-8 bytes, one after the other in the same order.
+
+Result: a header of int32 error, ruleset, errorWhere, decision, string-dictionary
+generation and fired count; then ``max_fired`` int32 codes into
+``Program.fired_ids``; then per output a validity byte, and for a list an int32 item
+count, followed by its value slots.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 
 from pyengine.codegen.expr import jtype
 from pyengine.lang.types import Type
-from pyengine.spec.program import Program
+from pyengine.spec.program import Program, Schema
 
 HEADER = ("error", "ruleset", "where", "decision", "generation", "fired")
 # struct code and size of one value slot, by Java kind
@@ -78,3 +86,43 @@ def item_kind(t: Type) -> str:
     """long, double, boolean or string: how a value (a list: each item) of ``t`` is held."""
     java = jtype(t.elem if t.kind == "list" and t.elem is not None else t)
     return "string" if java == "String" else java
+
+
+@dataclass(frozen=True)
+class InputSlot:
+    """Where field ``index`` of the schema lies in the input buffer (a string: its length)."""
+
+    index: int
+    kind: str  # long | double | boolean | string
+    offset: int
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    """The single-transaction input buffer of a schema."""
+
+    numbers: tuple[InputSlot, ...]  # the fields that are not strings, in schema order
+    strings: tuple[InputSlot, ...]  # the string fields, in schema order
+    strings_offset: int  # where the first string's bytes start
+
+    @property
+    def struct_format(self) -> str:
+        """The ``struct`` format of ``present``, the numbers and the string lengths."""
+        codes = "".join(SLOTS[s.kind][0] for s in self.numbers)
+        return f"=q{codes}{'i' * len(self.strings)}"
+
+
+def input_layout(schema: Schema) -> InputLayout:
+    """The layout of one transaction of ``schema``, as ``Evaluator.evaluatePacked`` reads it."""
+    kinds = [item_kind(f.type) for f in schema.fields.values()]
+    numbers, offset = [], 8
+    for index, kind in enumerate(kinds):
+        if kind != "string":
+            numbers.append(InputSlot(index, kind, offset))
+            offset += SLOTS[kind][1]
+    strings = []
+    for index, kind in enumerate(kinds):
+        if kind == "string":
+            strings.append(InputSlot(index, kind, offset))
+            offset += 4
+    return InputLayout(tuple(numbers), tuple(strings), offset)

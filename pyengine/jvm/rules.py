@@ -10,6 +10,7 @@ the three can be compared directly.
 
 from __future__ import annotations
 
+import struct
 import threading
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -145,6 +146,8 @@ class CompiledRules:
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self._local = threading.local()
         self._jstring_array = jpype.JArray(jpype.JString)
+        # what a failing single-transaction call raises: from Java, or from packing a value
+        self._call_errors = (jpype.JException, TypeError, OverflowError, struct.error)
 
     def evaluator(self) -> Any:
         """This thread's Java Evaluator (evaluators are not thread-safe)."""
@@ -156,8 +159,6 @@ class CompiledRules:
     # -- one transaction -------------------------------------------------
     def evaluate(self, raw: Any) -> Outcome:
         """Evaluate one JSON-like transaction with the compiled rules, in one Java call."""
-        import jpype
-
         try:
             values = read_values(self.program.schema, raw)
         except RecordError as exc:
@@ -165,7 +166,7 @@ class CompiledRules:
         single = self.single()
         try:
             result = single.run(values)
-        except (jpype.JException, TypeError, OverflowError) as exc:
+        except self._call_errors as exc:
             raise JvmError(f"the compiled rules failed: {exc}") from exc
         error, set_index, where, decision = result[:4]
         if error:

@@ -28,40 +28,52 @@ public final class Evaluator {
         evaluate(record, result);
     }
 
-    // -- one transaction in one call, result in a buffer (pyengine/codegen/layout.py) --
+    // -- one transaction in one call, through two buffers (pyengine/codegen/layout.py) --
     private static final int MAX_DICTIONARY = 4096;
     private ByteBuffer single;
+    private ByteBuffer singleIn;
     private int generation;
     private final StringDict singleDict1 = new StringDict();
     private final StringDict singleDict2 = new StringDict();
     private final StringDict singleDict3 = new StringDict();
 
-    /** Bind the buffer evaluateValues writes each result into. */
+    /** Bind the buffer evaluatePacked writes each result into. */
     public void bindSingle(ByteBuffer out) {
         single = out.order(ByteOrder.nativeOrder());
     }
 
+    /** Bind the buffer evaluatePacked reads each transaction from. */
+    public void bindSingleInput(ByteBuffer in) {
+        singleIn = in.order(ByteOrder.nativeOrder());
+    }
+
     /**
-     * Evaluate one transaction given as typed values in schema order; bit k of
-     * present says whether optional field k is there. A string output is written as
-     * a code into singleDictionary(output), valid for the written generation.
+     * Evaluate the transaction Python packed into the input buffer; bit k of present
+     * says whether optional field k is there. A string output is written as a code
+     * into singleDictionary(output), valid for the written generation. Fields no rule
+     * reads are skipped, as Chunk.load skips them.
      */
-    public void evaluateValues(long present, String v0, String v1, long v2, String v3, String v4, long v5, String v6, long v7, long v8, long v9, boolean v10, double v11, String v12) {
+    public void evaluatePacked() {
+        ByteBuffer in = singleIn;
         Record r = record;
-        r.f_id = v0;
-        r.f_client_id = v1;
-        r.f_amount = v2;
-        r.f_currency = v3;
-        r.f_country = v4;
-        r.f_mcc = v5;
-        r.f_channel = v6;
-        r.f_ts = v7;
-        r.f_account_age_days = v8;
-        r.f_txn_count_24h = v9;
-        r.f_vip = v10;
-        r.f_score = v11;
+        long present = in.getLong(0);
+        r.f_amount = in.getLong(8);
+        r.f_mcc = in.getLong(16);
+        r.f_ts = in.getLong(24);
+        r.f_txn_count_24h = in.getLong(40);
+        r.f_vip = in.get(48) != 0;
+        r.f_score = in.getDouble(49);
+        int at = 81;
+        at += in.getInt(57);
+        r.f_client_id = recent[1].get(in, at, at + in.getInt(61));
+        at += in.getInt(61);
+        at += in.getInt(65);
+        r.f_country = recent[4].get(in, at, at + in.getInt(69));
+        at += in.getInt(69);
+        r.f_channel = recent[6].get(in, at, at + in.getInt(73));
+        at += in.getInt(73);
         r.has_note = (present & (1L << 12)) != 0;
-        r.f_note = v12;
+        r.f_note = recent[12].get(in, at, at + in.getInt(77));
         evaluate(r, result);
         writeSingle(result);
     }
