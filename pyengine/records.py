@@ -28,6 +28,11 @@ _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})"
 )
 _PLAIN_DECIMAL = re.compile(r"(-?)([0-9]{1,19})(?:\.([0-9]*))?")
+# The texts of _RFC3339 with ASCII digits, without groups: a third faster to match.
+_RFC3339_ASCII = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
@@ -175,10 +180,13 @@ def _decimal(v: Any, t: Type) -> int:
 def _plain_decimal(text: str, scale: int) -> int | None:
     """The common case, exactly as Decimal would read it, without Decimal; None: not plain."""
     m = _PLAIN_DECIMAL.fullmatch(text)
-    if m is None or len(m.group(3) or "") > scale:
+    if m is None:
         return None
-    unscaled = int(m.group(2) + (m.group(3) or "").ljust(scale, "0"))
-    unscaled = -unscaled if m.group(1) else unscaled
+    sign, whole, fraction = m.groups("")
+    if len(fraction) > scale:
+        return None
+    unscaled = int(whole + fraction + "0" * (scale - len(fraction)))
+    unscaled = -unscaled if sign else unscaled
     return unscaled if INT_MIN <= unscaled <= INT_MAX else None
 
 
@@ -280,7 +288,7 @@ _FAST_CHECKS = {
     "decimal": ["if type(v) is not str: return None",
                 "v = _plain_decimal(v, {scale})",
                 "if v is None: return None"],
-    "timestamp": ["if type(v) is not str or _RFC3339.fullmatch(v) is None: return None",
+    "timestamp": ["if type(v) is not str or _RFC3339_ASCII.fullmatch(v) is None: return None",
                   "try: v = (_fromisoformat(v.upper()) - _EPOCH) // _MICROSECOND",
                   "except ValueError: return None"],
 }
@@ -313,8 +321,8 @@ def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
     lines.append(f"    return (present{values})")
     namespace: dict[str, Any] = {
         "INT_MIN": INT_MIN, "INT_MAX": INT_MAX, "_plain_decimal": _plain_decimal,
-        "_RFC3339": _RFC3339, "_fromisoformat": dt.datetime.fromisoformat, "_EPOCH": _EPOCH,
-        "_MICROSECOND": _MICROSECOND, "_SURROGATE": _SURROGATE,
+        "_RFC3339_ASCII": _RFC3339_ASCII, "_fromisoformat": dt.datetime.fromisoformat,
+        "_EPOCH": _EPOCH, "_MICROSECOND": _MICROSECOND, "_SURROGATE": _SURROGATE,
     }
     exec(compile("\n".join(lines), f"<pyengine reader: {len(schema.fields)} fields>", "exec"),
          namespace)
