@@ -113,6 +113,19 @@ def test_single_transactions_with_long_and_unusual_strings(examples_compiled: An
         == evaluate(program, {**TXN, "client_id": "globex", "note": "PO-123456"})
 
 
+def test_single_string_outputs_across_dictionary_generations(examples_compiled: Any) -> None:
+    # Java remembers at most 4096 distinct values of a string output for single
+    # transactions, then starts a new generation, and Python's copies must follow.
+    program = examples_compiled.program
+    for k in range(9000):
+        note = f"PO-{k if k % 3 else 7:06d}"  # new values, and one from the first generation
+        txn = {**TXN, "client_id": "globex", "note": note}
+        got = examples_compiled.evaluate(txn)
+        assert got.outputs["reference"] == note, k
+        if k % 97 == 0:
+            assert got == evaluate(program, txn), k
+
+
 @pytest.mark.jvm
 def test_java_exceptions_are_wrapped(examples_compiled: Any) -> None:
     import jpype

@@ -78,15 +78,15 @@ public final class Evaluator {
         writeSingle(result);
     }
 
-    /** The values behind the string codes of output {@code output}. */
-    public String[] singleDictionary(int output) {
+    /** The values behind the string codes of output {@code output}, from code {@code from} on. */
+    public String[] singleDictionary(int output, int from) {
         switch (output) {
             case 1:
-                return singleDict1.values();
+                return singleDict1.values(from);
             case 2:
-                return singleDict2.values();
+                return singleDict2.values(from);
             case 3:
-                return singleDict3.values();
+                return singleDict3.values(from);
             default:
                 return new String[0];
         }

@@ -29,6 +29,11 @@ public final class StringDict {
         return values.toArray(new String[0]);
     }
 
+    /** The values from code {@code from} on: what a copy holding the codes before lacks. */
+    public String[] values(int from) {
+        return values.subList(Math.min(from, values.size()), values.size()).toArray(new String[0]);
+    }
+
     public void clear() {
         codes.clear();
         values.clear();
