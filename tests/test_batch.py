@@ -168,6 +168,20 @@ def test_results_independent_of_workers_and_chunks(tmp_path: Path, engine: Engin
     assert a["decisions"] == b["decisions"]
 
 
+def test_results_independent_of_chunks_when_pages_fill_up(tmp_path: Path, engine: Engine) -> None:
+    # Long ids fill Parquet pages by size: where a page ends must not depend on where
+    # chunks ended.
+    from pyengine.batch.generate import transactions
+
+    table = transactions(30_000, seed=4)
+    ids = pa.array([f"{i:0120d}" for i in range(table.num_rows)])
+    source = tmp_path / "in.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("id"), "id", ids), source)
+    run_job(engine, JobConfig(source, tmp_path / "a", 2, 30_000, 65_536))
+    run_job(engine, JobConfig(source, tmp_path / "b", 2, 30_000, 1_111))
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+
+
 def test_parts_dictionary_encode_repetitive_columns_and_list_values(
         tmp_path: Path, engine: Engine) -> None:
     source = tmp_path / "in.parquet"

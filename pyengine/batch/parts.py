@@ -74,7 +74,10 @@ class PartWriter:
             self._slots.release()
 
     def _flush(self, rows: int) -> None:
-        table = pa.concat_tables(self._buffer).combine_chunks()
+        # One chunk a column, so that pages are cut where the rows are, not where chunks
+        # ended; dictionaries unified first, which is cheaper than concatenating
+        # arrays with different ones.
+        table = pa.concat_tables(self._buffer).unify_dictionaries().combine_chunks()
         self._file().write_table(table.slice(0, rows), row_group_size=max(rows, 1))
         rest = table.slice(rows)
         self._buffer = [rest] if rest.num_rows else []
