@@ -126,6 +126,47 @@ def test_single_string_outputs_across_dictionary_generations(examples_compiled: 
             assert got == evaluate(program, txn), k
 
 
+def test_chunks_reuse_the_thread_arena_and_keep_their_results(examples_compiled: Any) -> None:
+    from pyengine.batch.convert import convert_batch
+    from pyengine.batch.generate import transactions
+
+    def columns(rows: int, seed: int) -> Any:
+        batch = transactions(rows, clients=7, seed=seed).combine_chunks().to_batches()[0]
+        return convert_batch(examples_compiled.program.schema, batch)
+
+    def seen(result: Any) -> list[Any]:
+        """Each row's error code, or its decision, fired codes and outputs."""
+        rows: list[Any] = []
+        for i, row in enumerate(result.result_row[:-1].tolist()):
+            if result.result_row[i + 1] == row:
+                rows.append(int(result.error[i]))
+                continue
+            fired = result.fired_codes[result.fired_offsets[row]:result.fired_offsets[row + 1]]
+            rows.append((int(result.decision[row]), fired.tolist(),
+                         {name: result.value(name, i) for name in result.outputs}))
+        return rows
+
+    def reference(cols: Any) -> list[Any]:
+        """Rows bound in new arrays shared with Java, as the JMH dump binds them."""
+        bound = examples_compiled.bind_columns(cols, 0, cols.n)
+        examples_compiled.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
+        bound.result.dictionaries = {name: [str(x) for x in bound.chunk.outputDictionary(i)]
+                                     for i, (name, _) in enumerate(examples_compiled.outputs)}
+        return seen(bound.result)
+
+    one, other, large = columns(300, 1), columns(300, 3), columns(5000, 2)
+    first = examples_compiled.evaluate_columns(one)
+    second = examples_compiled.evaluate_columns(other)  # in the same buffers
+    assert seen(first) == reference(one) and seen(second) == reference(other)
+    arena = examples_compiled.arena()
+    size = arena.nbytes
+    assert seen(examples_compiled.evaluate_columns(one)) == reference(one)
+    assert arena.nbytes == size, "chunks no larger than earlier ones bind no new memory"
+    examples_compiled.evaluate_columns(large)  # grows the buffers
+    assert arena.nbytes > size
+    assert seen(examples_compiled.evaluate_columns(one)) == reference(one)
+
+
 @pytest.mark.jvm
 def test_java_exceptions_are_wrapped(examples_compiled: Any) -> None:
     import jpype

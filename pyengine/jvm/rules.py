@@ -1,11 +1,12 @@
 """Compiled rules in the JVM: the single-transaction and columnar entry points.
 
-:class:`CompiledRules` wraps a built ``rules.jar``. ``evaluate`` fills the
-per-thread ``Evaluator.record`` and reads back its ``Result``;
-``evaluate_records`` binds numpy columns as direct buffers to a ``Chunk`` and
-makes one Java call for the whole batch. Both return the same
-:class:`~pyengine.reference.evaluator.Outcome` as the reference evaluator, so
-the three can be compared directly.
+:class:`CompiledRules` wraps a built ``rules.jar``. ``evaluate`` packs one
+transaction into a buffer Java reads (:mod:`pyengine.jvm.single`);
+``evaluate_columns`` copies a chunk's numpy columns into buffers bound to a Java
+``Chunk`` once per thread (:class:`Arena`) and makes one Java call for the whole
+chunk. Both give the same :class:`~pyengine.reference.evaluator.Outcome` as the
+reference evaluator (``evaluate_records`` for a chunk), so the three can be
+compared directly.
 """
 
 from __future__ import annotations
@@ -67,26 +68,50 @@ class ChunkResult:
 
     @classmethod
     def allocate(cls, n: int, max_fired: int, outputs: list[tuple[str, Type]],
-                 capacity: dict[str, int]) -> ChunkResult:
-        """Result arrays for ``n`` input rows.
+                 capacity: dict[str, int], arena: Arena | None = None) -> ChunkResult:
+        """Result arrays for ``n`` input rows: new ones, or ``arena``'s.
 
         Java writes every element Python reads (the columns by input row only for rows
         that were not skipped), so only the first offset of each list starts at 0:
         zeroing megabytes per chunk would cost more than the evaluation of many rows.
         """
-        def empty(size: int, dtype: Any) -> np.ndarray:
+        def empty(key: str, size: int, dtype: Any) -> np.ndarray:
+            if arena is not None:
+                return arena.empty(("result", key), size, dtype)
             return np.empty(max(size, 1), dtype)  # a direct buffer needs at least one byte
 
-        def offsets(size: int) -> np.ndarray:
-            arr = np.empty(size + 1, np.int32)
+        def offsets(key: str, size: int) -> np.ndarray:
+            arr = empty(key, size + 1, np.int32)
             arr[0] = 0
             return arr
 
-        out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]), empty(n, np.uint8),
-                      offsets(n) if t.kind == "list" else offsets(0)) for name, t in outputs}
+        out = {name: (empty(f"{name}.values", n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
+                      empty(f"{name}.valid", n, np.uint8),
+                      offsets(f"{name}.offsets", n if t.kind == "list" else 0))
+               for name, t in outputs}
         kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
-        return cls(offsets(n), empty(n, np.int32), empty(n, np.int32), empty(n, np.int32),
-                   empty(n, np.int8), offsets(n), empty(n * max_fired, np.int32), out, kinds)
+        return cls(offsets("result_row", n), empty("ruleset", n, np.int32),
+                   empty("error", n, np.int32), empty("where", n, np.int32),
+                   empty("decision", n, np.int8), offsets("fired_offsets", n),
+                   empty("fired_codes", n * max_fired, np.int32), out, kinds)
+
+    def detached(self) -> ChunkResult:
+        """A copy of what Java wrote, in memory of its own (when this result is an arena's,
+        whose memory the next chunk overwrites)."""
+        n, m = len(self.result_row) - 1, self.count
+        outputs = {}
+        for name, (values, valid, offsets) in self.outputs.items():
+            if self.kinds[name][1]:
+                offsets = offsets[:m + 1].copy()
+                outputs[name] = (values[:offsets[-1]].copy(), valid[:m].copy(), offsets)
+            else:
+                outputs[name] = (values[:m].copy(), valid[:m].copy(), offsets[:1].copy())
+        fired_offsets = self.fired_offsets[:m + 1].copy()
+        return ChunkResult(
+            self.result_row.copy(), self.ruleset[:n].copy(), self.error[:n].copy(),
+            self.where[:n].copy(), self.decision[:m].copy(), fired_offsets,
+            self.fired_codes[:fired_offsets[-1]].copy(), outputs, self.kinds, self.detail,
+            self.dictionaries)
 
     @property
     def count(self) -> int:
@@ -123,6 +148,56 @@ class BoundChunk:
     rows: int
     result: ChunkResult
     keep: list[np.ndarray]
+
+
+class Arena:
+    """One thread's memory shared with Java, reused from chunk to chunk.
+
+    A numpy array handed to Java as a direct buffer lives until Java collects the
+    buffer, and JPype asks Java for a full collection whenever Python's heap has
+    grown. Binding new arrays for every chunk made the heap grow with the input, each
+    growth paid with page faults and a pause of every worker in Java. The arena binds
+    each of its buffers once: a chunk's columns are copied in, its results out.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, str], tuple[np.ndarray, Any]] = {}
+        # id of a view handed out -> (the view, kept so that the id stays its own; its
+        # direct buffer)
+        self._views: dict[int, tuple[np.ndarray, Any]] = {}
+
+    def empty(self, key: tuple[str, str], n: int, dtype: Any) -> np.ndarray:
+        """``n`` elements (not initialized) of ``key``'s buffer, grown when too small."""
+        import jpype.nio
+
+        entry = self._buffers.get(key)
+        if entry is None or len(entry[0]) < n or entry[0].dtype != dtype:
+            size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
+            buffer = np.empty(size, dtype)
+            entry = self._buffers[key] = (buffer, jpype.nio.convertToDirectBuffer(buffer))
+        view = entry[0][:n]
+        self._views[id(view)] = (view, entry[1])
+        return view
+
+    def copy(self, key: tuple[str, str], values: np.ndarray) -> np.ndarray:
+        """``values`` copied into ``key``'s buffer."""
+        out = self.empty(key, len(values), values.dtype)
+        np.copyto(out, values)
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        """The size of the arena's buffers."""
+        return sum(buffer.nbytes for buffer, _ in self._buffers.values())
+
+    def java(self, view: np.ndarray) -> Any | None:
+        """The direct buffer over a view this arena handed out since :meth:`reset`."""
+        entry = self._views.get(id(view))
+        return entry[1] if entry is not None and entry[0] is view else None
+
+    def reset(self) -> None:
+        """Forget the views handed out: a new chunk is being bound."""
+        self._views.clear()
 
 
 class CompiledRules:
@@ -217,35 +292,50 @@ class CompiledRules:
                          to: int | None = None) -> ChunkResult:
         """Evaluate rows [from_, to) of converted columns in one Java call.
 
-        Input memory is shared with Java (direct buffers over the numpy arrays);
-        Java writes results straight into numpy arrays owned by the result.
+        The rows Java reads are copied into this thread's :class:`Arena`, whose
+        buffers stay bound to Java, and the results Java writes there are copied out.
         """
         import jpype
 
-        bound = self.bind_columns(columns, from_, columns.n if to is None else to)
+        arena = self.arena()
+        bound = self.bind_columns(columns, from_, columns.n if to is None else to, arena)
         try:
             self.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
         except jpype.JException as exc:
             raise JvmError(java_failure(exc)) from exc
-        result = bound.result
+        result = bound.result.detached()
         for index, (name, _) in enumerate(self.outputs):
             result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
         return result
 
-    def bind_columns(self, columns: Columns, from_: int, to: int) -> BoundChunk:
-        """A Java Chunk over rows [from_, to) and zeroed result arrays, ready to evaluate."""
+    def arena(self) -> Arena:
+        """This thread's arena."""
+        arena = getattr(self._local, "arena", None)
+        if arena is None:
+            arena = self._local.arena = Arena()
+        return arena
+
+    def bind_columns(self, columns: Columns, from_: int, to: int,
+                     arena: Arena | None = None) -> BoundChunk:
+        """A Java Chunk over rows [from_, to) and result arrays, ready to evaluate: in
+        ``arena``'s memory, or in new arrays shared with Java where they are."""
         import jpype.nio
 
         chunk = self.chunk_class()
         keep: list[np.ndarray] = []  # Java reads this memory: keep it alive with the chunk
+        if arena is not None:
+            arena.reset()
 
         def buf(arr: np.ndarray | None) -> Any:
             if arr is None:
                 return None
+            bound = arena.java(arr) if arena is not None else None
+            if bound is not None:
+                return bound
             keep.append(arr)
             return jpype.nio.convertToDirectBuffer(arr)
 
-        bindings, result = self.chunk_bindings(columns, from_, to)
+        bindings, result = self.chunk_bindings(columns, from_, to, arena)
         result.detail = self._jstring_array(to - from_)
         for method, args in bindings:
             java_args = [buf(a) if a is None or isinstance(a, np.ndarray) else a for a in args]
@@ -254,27 +344,44 @@ class CompiledRules:
             getattr(chunk, method)(*java_args)
         return BoundChunk(chunk, to - from_, result, keep)
 
-    def chunk_bindings(self, columns: Columns, from_: int,
-                       to: int) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
+    def chunk_bindings(self, columns: Columns, from_: int, to: int, arena: Arena | None = None
+                       ) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
         """The Chunk calls that bind rows [from_, to): (method, arguments) with numpy
         arrays where Java takes a direct buffer (``bindResults`` also takes the
         String[] of error details, after its fourth buffer); and the result arrays.
-        ``bench jmh`` writes the same calls to files for the pure-Java benchmark."""
+        With an ``arena``, the arrays are its buffers, and fields no rule reads are
+        bound to an empty one. ``bench jmh`` writes the same calls to files for the
+        pure-Java benchmark."""
         n = to - from_
+
+        def put(key: tuple[str, str], values: np.ndarray) -> np.ndarray:
+            if arena is None:
+                return np.ascontiguousarray(values)
+            return arena.copy(key, values)
+
         bindings: list[tuple[str, list[Any]]] = []
         for index, f in enumerate(self.fields):
+            kind = java_kind(f.type)
+            if arena is not None and f.name not in self.program.read_fields:
+                nothing = arena.empty(("nothing", kind), 1, np.uint8)
+                bindings.append(("bindInput", [index, nothing, nothing, nothing, nothing, 0]))
+                continue
             col = columns.columns[f.name]
             # numpy bools are bytes of 0 or 1: Java reads them in place
-            valid = col.present[from_:to].view(np.uint8) if f.optional else None
+            valid = put((f.name, "valid"), col.present[from_:to].view(np.uint8)) \
+                if f.optional else None
             offsets = data = None
             size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
-            if java_kind(f.type) == "String":
-                # Arrow's own UTF-8 bytes and offsets: Java decodes the values it reads.
-                offsets, data = _utf8_buffers(col.dictionary)
-            bindings.append(("bindInput", [index, np.ascontiguousarray(col.values[from_:to]),
+            if kind == "String":
+                # Arrow's UTF-8 bytes and offsets: Java decodes the values it reads.
+                offsets, data = (put((f.name, part), a)
+                                 for part, a in zip(("offsets", "data"),
+                                                    _utf8_buffers(col.dictionary), strict=True))
+            bindings.append(("bindInput", [index, put((f.name, "values"), col.values[from_:to]),
                                            valid, offsets, data, size]))
-        bindings.append(("bindMask", [columns.ok[from_:to].view(np.uint8)]))
-        result = ChunkResult.allocate(n, self.program.max_fired, self.outputs, self.capacity)
+        bindings.append(("bindMask", [put(("rows", "mask"), columns.ok[from_:to].view(np.uint8))]))
+        result = ChunkResult.allocate(n, self.program.max_fired, self.outputs, self.capacity,
+                                      arena)
         bindings.append(("bindResults", [result.result_row, result.ruleset, result.error,
                                          result.where, result.decision, result.fired_offsets,
                                          result.fired_codes]))
