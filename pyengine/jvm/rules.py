@@ -168,13 +168,28 @@ class Arena:
 
     def empty(self, key: tuple[str, str], n: int, dtype: Any) -> np.ndarray:
         """``n`` elements (not initialized) of ``key``'s buffer, grown when too small."""
-        import jpype.nio
-
         entry = self._buffers.get(key)
         if entry is None or len(entry[0]) < n or entry[0].dtype != dtype:
             size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
-            buffer = np.empty(size, dtype)
-            entry = self._buffers[key] = (buffer, jpype.nio.convertToDirectBuffer(buffer))
+            entry = self._bind(key, np.empty(size, dtype))
+        return self._view(entry, n)
+
+    def counting(self, n: int) -> np.ndarray:
+        """0, 1, ..., n - 1 as int32: the codes of a string column that is its own
+        dictionary, written once rather than copied for every chunk."""
+        entry = self._buffers.get(("counting", ""))
+        if entry is None or len(entry[0]) < n:
+            size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
+            entry = self._bind(("counting", ""), np.arange(size, dtype=np.int32))
+        return self._view(entry, n)
+
+    def _bind(self, key: tuple[str, str], buffer: np.ndarray) -> tuple[np.ndarray, Any]:
+        import jpype.nio
+
+        entry = self._buffers[key] = (buffer, jpype.nio.convertToDirectBuffer(buffer))
+        return entry
+
+    def _view(self, entry: tuple[np.ndarray, Any], n: int) -> np.ndarray:
         view = entry[0][:n]
         self._views[id(view)] = (view, entry[1])
         return view
@@ -374,11 +389,12 @@ class CompiledRules:
             size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
             if kind == "String":
                 # Arrow's UTF-8 bytes and offsets: Java decodes the values it reads.
-                offsets, data = (put((f.name, part), a)
-                                 for part, a in zip(("offsets", "data"),
-                                                    _utf8_buffers(col.dictionary), strict=True))
-            bindings.append(("bindInput", [index, put((f.name, "values"), col.values[from_:to]),
-                                           valid, offsets, data, size]))
+                offsets, data = _utf8_buffers(col.dictionary)
+                if arena is not None:
+                    offsets, data = _utf8_copy(arena, f.name, offsets, data)
+            values = arena.counting(n) if arena is not None and col.plain and from_ == 0 \
+                else put((f.name, "values"), col.values[from_:to])
+            bindings.append(("bindInput", [index, values, valid, offsets, data, size]))
         bindings.append(("bindMask", [put(("rows", "mask"), columns.ok[from_:to].view(np.uint8))]))
         result = ChunkResult.allocate(n, self.program.max_fired, self.outputs, self.capacity,
                                       arena)
@@ -433,6 +449,16 @@ def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
     else:
         data = np.frombuffer(data_buffer, dtype=np.uint8)
     return _writable(offsets), _writable(data)
+
+
+def _utf8_copy(arena: Arena, name: str, offsets: np.ndarray,
+               data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes ``offsets`` span, and the offsets into them, copied into ``arena``: a
+    slice of a column shares the whole column's bytes, which are not all this chunk's."""
+    start, end = int(offsets[0]), int(offsets[-1])
+    rebased = arena.empty((name, "offsets"), len(offsets), np.int32)
+    np.subtract(offsets, start, out=rebased)
+    return rebased, arena.copy((name, "data"), data[start:end])
 
 
 def _writable(arr: np.ndarray) -> np.ndarray:
