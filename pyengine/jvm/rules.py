@@ -161,6 +161,8 @@ class Arena:
     """
 
     def __init__(self) -> None:
+        # (what, which) -> a buffer and its direct buffer; what: input, result, mask,
+        # counting or nothing
         self._buffers: dict[tuple[str, str], tuple[np.ndarray, Any]] = {}
         # id of a view handed out -> (the view, kept so that the id stays its own; its
         # direct buffer)
@@ -378,12 +380,12 @@ class CompiledRules:
         for index, f in enumerate(self.fields):
             kind = java_kind(f.type)
             if arena is not None and f.name not in self.program.read_fields:
-                nothing = arena.empty(("nothing", kind), 1, np.uint8)
+                nothing = arena.empty(("nothing", ""), 1, np.uint8)
                 bindings.append(("bindInput", [index, nothing, nothing, nothing, nothing, 0]))
                 continue
             col = columns.columns[f.name]
             # numpy bools are bytes of 0 or 1: Java reads them in place
-            valid = put((f.name, "valid"), col.present[from_:to].view(np.uint8)) \
+            valid = put(("input", f"{f.name}.valid"), col.present[from_:to].view(np.uint8)) \
                 if f.optional else None
             offsets = data = None
             size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
@@ -393,9 +395,9 @@ class CompiledRules:
                 if arena is not None:
                     offsets, data = _utf8_copy(arena, f.name, offsets, data)
             values = arena.counting(n) if arena is not None and col.plain and from_ == 0 \
-                else put((f.name, "values"), col.values[from_:to])
+                else put(("input", f"{f.name}.values"), col.values[from_:to])
             bindings.append(("bindInput", [index, values, valid, offsets, data, size]))
-        bindings.append(("bindMask", [put(("rows", "mask"), columns.ok[from_:to].view(np.uint8))]))
+        bindings.append(("bindMask", [put(("mask", ""), columns.ok[from_:to].view(np.uint8))]))
         result = ChunkResult.allocate(n, self.program.max_fired, self.outputs, self.capacity,
                                       arena)
         bindings.append(("bindResults", [result.result_row, result.ruleset, result.error,
@@ -456,9 +458,9 @@ def _utf8_copy(arena: Arena, name: str, offsets: np.ndarray,
     """The bytes ``offsets`` span, and the offsets into them, copied into ``arena``: a
     slice of a column shares the whole column's bytes, which are not all this chunk's."""
     start, end = int(offsets[0]), int(offsets[-1])
-    rebased = arena.empty((name, "offsets"), len(offsets), np.int32)
+    rebased = arena.empty(("input", f"{name}.offsets"), len(offsets), np.int32)
     np.subtract(offsets, start, out=rebased)
-    return rebased, arena.copy((name, "data"), data[start:end])
+    return rebased, arena.copy(("input", f"{name}.data"), data[start:end])
 
 
 def _writable(arr: np.ndarray) -> np.ndarray:

@@ -44,8 +44,8 @@ class SingleEvaluator:
         self._numbers = _getter([0] + [s.index + 1 for s in inputs.numbers])
         self._strings = _getter([s.index + 1 for s in inputs.strings])
         self._strings_at = inputs.strings_offset
-        self._input = memoryview(bytearray(0))
-        self._bind_input(4096)
+        self._input: memoryview  # Java reads the packed transaction here
+        self._bind_input(4096)  # grown for a transaction whose strings do not fit
         self._generation = [-1]  # of our copies of Java's string dictionaries
         self._dictionaries: list[list[str]] = [[] for _ in self.layout.outputs]
         self._fired_at = len(HEADER)
