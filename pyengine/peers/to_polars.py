@@ -87,7 +87,10 @@ def _float_compare(op: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
     # every comparison with NaN is false except !=.
     nan = a.is_nan() | b.is_nan()
     plain = _COMPARE[op](a, b)
-    return (plain | nan) if op == "!=" else (plain & ~nan)
+    result = (plain | nan) if op == "!=" else (plain & ~nan)
+    # A failed side stays a failure: Kleene logic would make null & false false, so a
+    # NaN on one side hid a failure (a missing value) on the other.
+    return pl.when(a.is_null() | b.is_null()).then(_NONE).otherwise(result)
 
 
 _COMPARE: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
