@@ -101,7 +101,12 @@ class Harness:
                 return False
             time.sleep(0.002)
         if moment == "after progress":
-            time.sleep(self.rng.uniform(0.0, 0.2))
+            # A random moment of what is left, at the pace the run is going: a fixed
+            # window would come after the end of a fast run.
+            left = self._seconds_left(proc, out)
+            if left is None:
+                return False
+            time.sleep(self.rng.uniform(0.0, 0.8) * left)
         else:
             pattern = "results/*.tmp" if moment == "during a part write" else "*.json.tmp"
             window = time.monotonic() + 5
@@ -113,6 +118,17 @@ class Harness:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         return True
+
+
+    def _seconds_left(self, proc: subprocess.Popen[Any], out: Path) -> float | None:
+        """How long the run still needs, at its pace from one checkpoint to the next;
+        None if it ended first."""
+        seen, start = _position(out), time.monotonic()
+        while (now := _position(out)) <= seen:
+            if proc.poll() is not None:
+                return None
+            time.sleep(0.001)
+        return (time.monotonic() - start) / (now - seen) * (self.records - now)
 
 
 def _position(out: Path) -> int:
