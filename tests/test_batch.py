@@ -23,6 +23,7 @@ from pyengine.batch.job import JobConfig, run_job
 from pyengine.engine import Engine
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation
 from pyengine.reference.evaluator import evaluate
+from pyengine.reliability.crash import seconds_left
 from tests.conftest import EXAMPLES, ROOT
 from tests.helpers import TXN
 
@@ -248,13 +249,15 @@ def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> Non
     kills = 0
     for _ in range(4):
         proc = run_cli(*common, "--output", str(out), "--workers", str(rng.choice([1, 2])))
-        # Wait until the run has checkpointed at least once, then kill it at a random moment.
+        # Wait until the run has checkpointed at least once, then kill it at a random moment
+        # of what is left (at the pace it is going).
         deadline = time.monotonic() + 120
         while not checkpointed(out) and time.monotonic() < deadline:
             if proc.poll() is not None:
                 break
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.8))
+        left = seconds_left(proc, out, 300_000)
+        time.sleep(rng.uniform(0.0, 0.8) * (left or 0.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

@@ -103,7 +103,7 @@ class Harness:
         if moment == "after progress":
             # A random moment of what is left, at the pace the run is going: a fixed
             # window would come after the end of a fast run.
-            left = self._seconds_left(proc, out)
+            left = seconds_left(proc, out, self.records)
             if left is None:
                 return False
             time.sleep(self.rng.uniform(0.0, 0.8) * left)
@@ -120,15 +120,15 @@ class Harness:
         return True
 
 
-    def _seconds_left(self, proc: subprocess.Popen[Any], out: Path) -> float | None:
-        """How long the run still needs, at its pace from one checkpoint to the next;
-        None if it ended first."""
-        seen, start = _position(out), time.monotonic()
-        while (now := _position(out)) <= seen:
-            if proc.poll() is not None:
-                return None
-            time.sleep(0.001)
-        return (time.monotonic() - start) / (now - seen) * (self.records - now)
+def seconds_left(proc: subprocess.Popen[Any], out: Path, records: int) -> float | None:
+    """How long ``proc``'s run into ``out`` still needs for its ``records``, at its pace
+    from one checkpoint to the next; None if it ended first."""
+    seen, start = _position(out), time.monotonic()
+    while (now := _position(out)) <= seen:
+        if proc.poll() is not None:
+            return None
+        time.sleep(0.001)
+    return (time.monotonic() - start) / (now - seen) * (records - now)
 
 
 def _position(out: Path) -> int:
