@@ -120,12 +120,14 @@ class Harness:
         return True
 
 
-def seconds_left(proc: subprocess.Popen[Any], out: Path, records: int) -> float | None:
+def seconds_left(proc: subprocess.Popen[Any], out: Path, records: int,
+                 timeout: float = 120.0) -> float | None:
     """How long ``proc``'s run into ``out`` still needs for its ``records``, at its pace
-    from one checkpoint to the next; None if it ended first."""
+    from one checkpoint to the next; None if it ended first (or made no checkpoint for
+    ``timeout`` seconds)."""
     seen, start = _position(out), time.monotonic()
     while (now := _position(out)) <= seen:
-        if proc.poll() is not None:
+        if proc.poll() is not None or time.monotonic() - start > timeout:
             return None
         time.sleep(0.001)
     return (time.monotonic() - start) / (now - seen) * (records - now)
