@@ -15,7 +15,7 @@ from tests.conftest import EXAMPLES, ROOT
 
 def test_crash_harness_quick(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pyengine.reliability.crash", "--records",
-                           "60000", "--kills", "4", "--seed", "3", "--rules", str(EXAMPLES),
+                           "200000", "--kills", "4", "--seed", "3", "--rules", str(EXAMPLES),
                            "--work", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     # A kill may come too late when an attempt finishes first: most must land.

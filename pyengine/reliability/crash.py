@@ -80,10 +80,10 @@ class Harness:
         attempts = 0
         while sum(kills.values()) < self.kills:
             attempts += 1
-            moment = self.rng.choice(MOMENTS)
             proc = subprocess.Popen(self.command(out, self.rng.choice([1, 2])))
-            if self._kill_at(proc, out, moment):
-                kills[moment] += 1
+            landed = self._kill_at(proc, out, self.rng.choice(MOMENTS))
+            if landed is not None:
+                kills[landed] += 1
             elif proc.returncode == 0 and _complete(out):
                 break  # the run finished before a kill landed: nothing left to interrupt
         final = subprocess.run(self.command(out, 2))
@@ -91,46 +91,59 @@ class Harness:
             raise SystemExit(f"the final resume failed with exit {final.returncode}")
         return digest(out), kills, attempts
 
-    def _kill_at(self, proc: subprocess.Popen[Any], out: Path, moment: str) -> bool:
-        """Kill ``proc`` at ``moment``; False if it ended first."""
+    def _kill_at(self, proc: subprocess.Popen[Any], out: Path, moment: str) -> str | None:
+        """Kill ``proc`` at ``moment``: the moment it was killed at (after progress, when
+        the file a moment watches for did not show in time), None if it ended first."""
         start_position = _position(out)
         deadline = time.monotonic() + 120
         # Wait for this attempt's first checkpoint (a fresh OUT starts with one at 0).
-        while _position(out) <= max(start_position, 0):
+        while (position := _position(out)) <= max(start_position, 0):
             if proc.poll() is not None or time.monotonic() > deadline:
-                return False
-            time.sleep(0.002)
+                return None
+            time.sleep(0.001)
+        # Moments are drawn from what is left of the run, at the pace it is going: a
+        # fixed window would come after the end of a fast run.
+        left = seconds_left(proc, out, self.records, since=(position, time.monotonic()))
+        if left is None:
+            return None
+        window = time.monotonic() + self.rng.uniform(0.0, 0.8) * left
         if moment == "after progress":
-            # A random moment of what is left, at the pace the run is going: a fixed
-            # window would come after the end of a fast run.
-            left = seconds_left(proc, out, self.records)
-            if left is None:
-                return False
-            time.sleep(self.rng.uniform(0.0, 0.8) * left)
+            time.sleep(max(0.0, window - time.monotonic()))
         else:
             pattern = "results/*.tmp" if moment == "during a part write" else "*.json.tmp"
-            window = time.monotonic() + 5
-            while not any(out.glob(pattern)) and time.monotonic() < window:
+            while not any(out.glob(pattern)):
                 if proc.poll() is not None:
-                    return False
+                    return None
+                if time.monotonic() > window:
+                    moment = "after progress"
+                    break
         if proc.poll() is not None:
-            return False
+            return None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        return True
+        return moment
 
 
 def seconds_left(proc: subprocess.Popen[Any], out: Path, records: int,
+                 since: tuple[int, float] | None = None,
                  timeout: float = 120.0) -> float | None:
     """How long ``proc``'s run into ``out`` still needs for its ``records``, at its pace
-    from one checkpoint to the next; None if it ended first (or made no checkpoint for
+    between two checkpoints: ``since`` (a checkpoint's position and when it was seen)
+    and the next, or the next two (the first one seen may come after start-up, which
+    says nothing of the pace). None if the run ended first (or made no checkpoint for
     ``timeout`` seconds)."""
+    marks = [since] if since is not None else []
     seen, start = _position(out), time.monotonic()
-    while (now := _position(out)) <= seen:
+    while len(marks) < 2:
         if proc.poll() is not None or time.monotonic() - start > timeout:
             return None
+        now = _position(out)
+        if now > seen:
+            seen = now
+            marks.append((now, time.monotonic()))
         time.sleep(0.001)
-    return (time.monotonic() - start) / (now - seen) * (records - now)
+    (first, t1), (second, t2) = marks
+    return (t2 - t1) / (second - first) * (records - second)
 
 
 def _position(out: Path) -> int:
