@@ -147,9 +147,13 @@ def _batches(blocks: Iterable[list[bytes]], size: int) -> Iterator[list[bytes]]:
     lines: list[bytes] = []
     for block in blocks:
         lines += block
-        while len(lines) >= size:
-            yield lines[:size]
-            lines = lines[size:]
+        # Batches are sliced at offsets; the rest is kept once per block, not re-sliced
+        # for each batch.
+        start = 0
+        while len(lines) - start >= size:
+            yield lines[start:start + size]
+            start += size
+        del lines[:start]
     if lines:
         yield lines
 

@@ -145,8 +145,9 @@ def _candidates(texts: Sequence[str | bytes]) -> _Candidates:
         joined = text.encode("ascii") if text.isascii() else b""  # then lengths are bytes
     else:
         joined = b"\n".join(texts)  # type: ignore[arg-type]
-    if joined and _all_plain(texts, joined, lengths):
-        return _Candidates(range(len(texts)), joined, _starts(lengths))
+    starts = _starts(lengths)
+    if joined and _all_plain(texts, joined, lengths, starts):
+        return _Candidates(range(len(texts)), joined, starts)
     data = [t.encode("utf-8", "surrogateescape") if isinstance(t, str) else t for t in texts]
     rows = [row for row, text in enumerate(data) if _plain(text)]
     chosen = [data[row] for row in rows]
@@ -159,15 +160,17 @@ def _starts(lengths: list[int]) -> np.ndarray:
     return starts
 
 
-def _all_plain(texts: Sequence[str | bytes], joined: bytes, lengths: list[int]) -> bool:
-    """Whether all ``texts`` (ASCII, ``joined`` by newlines) are :func:`_plain`. Whole-buffer
-    passes only: a temporary the size of the buffer costs more than the checks."""
+def _all_plain(texts: Sequence[str | bytes], joined: bytes, lengths: list[int],
+               starts: np.ndarray) -> bool:
+    """Whether all ``texts`` (ASCII, ``joined`` by newlines from ``starts``) are
+    :func:`_plain`. Whole-buffer passes only: a temporary the size of the buffer costs
+    more than the checks."""
     n = len(lengths)
     if min(lengths) == 0 or not joined.isascii() or b"\r" in joined:
         return False
     if joined.count(b"\n") != n - 1:
         return False  # a text holds a line break
-    if not (np.frombuffer(joined, np.uint8)[_starts(lengths)[:-1]] == _BRACE).all():
+    if not (np.frombuffer(joined, np.uint8)[starts[:-1]] == _BRACE).all():
         return False
     if max(lengths) >= _DEEP and any(_brackets(_utf8(t)) >= _DEEP for t in texts
                                      if len(t) >= _DEEP):

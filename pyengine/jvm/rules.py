@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -170,25 +171,27 @@ class Arena:
 
     def empty(self, key: tuple[str, str], n: int, dtype: Any) -> np.ndarray:
         """``n`` elements (not initialized) of ``key``'s buffer, grown when too small."""
-        entry = self._buffers.get(key)
-        if entry is None or len(entry[0]) < n or entry[0].dtype != dtype:
-            size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
-            entry = self._bind(key, np.empty(size, dtype))
-        return self._view(entry, n)
+        return self._view(self._buffer(key, n, dtype, np.empty), n)
 
     def counting(self, n: int) -> np.ndarray:
         """0, 1, ..., n - 1 as int32: the codes of a string column that is its own
         dictionary, written once rather than copied for every chunk."""
-        entry = self._buffers.get(("counting", ""))
-        if entry is None or len(entry[0]) < n:
-            size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
-            entry = self._bind(("counting", ""), np.arange(size, dtype=np.int32))
-        return self._view(entry, n)
+        def count(size: int, dtype: Any) -> np.ndarray:
+            return np.arange(size, dtype=dtype)
 
-    def _bind(self, key: tuple[str, str], buffer: np.ndarray) -> tuple[np.ndarray, Any]:
+        return self._view(self._buffer(("counting", ""), n, np.int32, count), n)
+
+    def _buffer(self, key: tuple[str, str], n: int, dtype: Any,
+                make: Callable[[int, Any], np.ndarray]) -> tuple[np.ndarray, Any]:
+        """``key``'s buffer and its direct buffer, made (``make(size, dtype)``) and bound
+        anew when it is missing or holds fewer than ``n`` elements."""
         import jpype.nio
 
-        entry = self._buffers[key] = (buffer, jpype.nio.convertToDirectBuffer(buffer))
+        entry = self._buffers.get(key)
+        if entry is None or len(entry[0]) < n or entry[0].dtype != dtype:
+            size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
+            buffer = make(size, dtype)
+            entry = self._buffers[key] = (buffer, jpype.nio.convertToDirectBuffer(buffer))
         return entry
 
     def _view(self, entry: tuple[np.ndarray, Any], n: int) -> np.ndarray:
