@@ -18,15 +18,10 @@ from typing import Any
 import pyarrow as pa
 
 from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
-from pyengine.errors import EvaluationError, RecordError, SchemaViolation, UnknownClient
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
-from pyengine.records import public_converter
 
 DEFAULT_CHUNK_ROWS = 65_536
-_ERRORS: dict[str, type[RecordError]] = {
-    "schema": SchemaViolation, "unknown_client": UnknownClient, "evaluation": EvaluationError,
-}
 
 
 @dataclass
@@ -52,9 +47,6 @@ class Engine:
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
-        # How the outputs that need it become what users see, found once.
-        self._public = [(name, convert) for name, t in self.program.outputs.items()
-                        if (convert := public_converter(t)) is not None]
 
     @property
     def ruleset_version(self) -> str:
@@ -69,16 +61,7 @@ class Engine:
         UnknownClient or EvaluationError for a transaction that a batch would send
         to the dead-letter queue.
         """
-        outcome = self.compiled.evaluate(txn)
-        if outcome.error is not None:
-            raise _ERRORS[outcome.error.kind](outcome.error.message, outcome.error.rule)
-        outputs = outcome.outputs  # this call's own dict
-        for name, convert in self._public:
-            value = outputs[name]
-            if value is not None:
-                outputs[name] = convert(value)
-        return {"decision": outcome.decision, "fired": outcome.fired,
-                "ruleset": outcome.ruleset, "outputs": outputs}
+        return self.compiled.evaluate_public(txn)
 
     def evaluate_batch(self, table: pa.Table | pa.RecordBatch, workers: int | None = None,
                        chunk_rows: int = DEFAULT_CHUNK_ROWS) -> BatchResult:

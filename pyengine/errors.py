@@ -122,3 +122,10 @@ class EvaluationError(RecordError):
     """A rule or table failed while evaluating (overflow, division by zero, ...)."""
 
     kind = "evaluation"
+
+
+def record_error(kind: str, message: str, rule: str | None = None) -> RecordError:
+    """The RecordError subclass of a DLQ error ``kind`` (schema, unknown_client, evaluation)."""
+    classes: dict[str, type[RecordError]] = {
+        cls.kind: cls for cls in (SchemaViolation, UnknownClient, EvaluationError)}
+    return classes[kind](message, rule)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyengine.errors import SchemaViolation
 from pyengine.pipeline import load_program
-from pyengine.records import compile_reader, convert_record, parse_timestamp, public_value
+from pyengine.records import (
+    _plain_decimal,
+    compile_reader,
+    convert_record,
+    parse_timestamp,
+    public_value,
+)
+from pyengine.reference.ops import INT_MAX, INT_MIN
 from pyengine.spec.program import Schema
 from tests.strategies import records
 
@@ -68,6 +77,26 @@ def test_public_values() -> None:
     assert public_value(-1250, decimal2) == Decimal("-12.50")
     assert public_value(0, SCHEMA.fields["ts"].type) == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     assert public_value(None, decimal2) is None
+
+
+PLAIN = r"-?[0-9]{1,19}(\.[0-9]*)?"  # what records._plain_decimal reads without Decimal
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.from_regex(r"-?[0-9]{1,20}(\.[0-9]{0,5})?", fullmatch=True),
+                 st.text(alphabet="0123456789.-+e \u0663\u00b2", max_size=9)),
+       st.sampled_from([0, 2, 4]))
+def test_plain_decimals_read_as_decimal_reads_them(text: str, scale: int) -> None:
+    fast = _plain_decimal(text, scale)
+    try:
+        exact = Decimal(text).scaleb(scale)
+    except InvalidOperation:
+        assert fast is None, text
+        return
+    if fast is not None:
+        assert Decimal(fast) == exact, text
+    elif re.fullmatch(PLAIN, text) and len(text.partition(".")[2]) <= scale:
+        assert not INT_MIN <= exact <= INT_MAX, f"{text}: plain, yet not read"
 
 
 def _complete() -> dict[str, Any]:

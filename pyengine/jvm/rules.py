@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pyengine.codegen.expr import jtype
-from pyengine.errors import JvmError, RecordError
+from pyengine.errors import JvmError, RecordError, record_error
 from pyengine.jvm.runtime import JarLoader
 from pyengine.jvm.single import SingleEvaluator
 from pyengine.lang.types import Type
@@ -254,6 +254,28 @@ class CompiledRules:
     # -- one transaction -------------------------------------------------
     def evaluate(self, raw: Any) -> Outcome:
         """Evaluate one JSON-like transaction with the compiled rules, in one Java call."""
+        call = self._call(raw)
+        if isinstance(call, Outcome):
+            return call
+        single, result = call
+        fired_ids = self.program.fired_ids
+        fired = [fired_ids[c] for c in single.fired_codes(result)]
+        return self._outcome(0, result[1], -1, None, result[3], fired, single.outputs(result))
+
+    def evaluate_public(self, raw: Any) -> dict[str, Any]:
+        """``Engine.evaluate``: ``{decision, fired, ruleset, outputs}`` with outputs as users
+        see them; raises the RecordError subclass of a transaction a batch would send to
+        the dead-letter queue."""
+        call = self._call(raw)
+        if isinstance(call, Outcome):
+            assert call.error is not None
+            raise record_error(call.error.kind, call.error.message, call.error.rule)
+        single, result = call
+        return single.public(result)
+
+    def _call(self, raw: Any) -> tuple[SingleEvaluator, tuple[Any, ...]] | Outcome:
+        """This thread's evaluator and the result Java wrote for ``raw``; the Outcome of a
+        transaction that failed conversion or evaluation."""
         try:
             values = read_values(self.program.schema, raw)
         except RecordError as exc:
@@ -263,19 +285,18 @@ class CompiledRules:
             result = single.run(values)
         except self._call_errors as exc:
             raise JvmError(f"the compiled rules failed: {exc}") from exc
-        error, set_index, where, decision = result[:4]
+        error = result[0]
         if error:
             detail = single.evaluator.result.errorDetail
-            return self._outcome(error, set_index, where, detail, decision, [], {})
-        fired_ids = self.program.fired_ids
-        fired = [fired_ids[c] for c in single.fired_codes(result)]
-        return self._outcome(0, set_index, -1, None, decision, fired, single.outputs(result))
+            return self._outcome(error, result[1], result[2], detail, result[3], [], {})
+        return single, result
 
     def single(self) -> SingleEvaluator:
         """This thread's single-transaction evaluator."""
         single = getattr(self._local, "single", None)
         if single is None:
-            single = self._local.single = SingleEvaluator(self.program, self.evaluator())
+            single = self._local.single = SingleEvaluator(self.program, self.evaluator(),
+                                                            self.set_names)
         return single
 
     # -- a batch ---------------------------------------------------------

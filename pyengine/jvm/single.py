@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from pyengine.codegen.layout import HEADER, SingleLayout, input_layout, single_layout
-from pyengine.spec.program import Program
+from pyengine.records import public_converter
+from pyengine.spec.program import ACTIONS, Program
 
 _GENERATION = HEADER.index("generation")  # of the string dictionaries
 _FIRED = HEADER.index("fired")  # how many fired codes follow the header
@@ -28,7 +29,7 @@ _FIRED = HEADER.index("fired")  # how many fired codes follow the header
 class SingleEvaluator:
     """This thread's Java Evaluator with its bound input and result buffers."""
 
-    def __init__(self, program: Program, evaluator: Any):
+    def __init__(self, program: Program, evaluator: Any, set_names: list[str]):
         import jpype.nio
 
         self.layout: SingleLayout = single_layout(program)
@@ -55,7 +56,11 @@ class SingleEvaluator:
         for o in self.layout.outputs:
             self._slots.append((o.name, o.kind, o.is_list, at))
             at += (2 if o.is_list else 1) + o.cap
-        self.outputs = self._compile_outputs()
+        self._fired_ids = tuple(program.fired_ids)
+        self._public = [public_converter(t) for t in program.outputs.values()]
+        self.outputs: Callable[[tuple[Any, ...]], dict[str, Any]]
+        self.public: Callable[[tuple[Any, ...]], dict[str, Any]]
+        self._compile_decoders(set_names)
 
     def _bind_input(self, size: int) -> None:
         import jpype.nio
@@ -100,12 +105,35 @@ class SingleEvaluator:
         values += [str(s) for s in self.evaluator.singleDictionary(output, len(values))]
         return values[code]
 
-    def _compile_outputs(self) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
-        """``outputs(result)``: output name -> Java-level value (None when null; a list for
-        a list output), in straight-line code generated for the layout, which is twice
-        as fast as a loop over the outputs."""
-        lines = ["def outputs(result):",
-                 f"    if result[{_GENERATION}] != generation[0]:",
+    def _compile_decoders(self, set_names: list[str]) -> None:
+        """Generate ``outputs(result)``: output name -> Java-level value (None when null; a
+        list for a list output); and ``public(result)``: the dict ``Engine.evaluate`` gives
+        for an evaluated transaction, with outputs as users see them (Decimal, datetime).
+
+        Straight-line code generated for the layout is twice as fast as a loop over the
+        outputs, and building the public dict directly skips an intermediate Outcome.
+        """
+        fired = f"result[{self._fired_at}:{self._fired_at} + result[{_FIRED}]]"
+        lines = ["def outputs(result):", *self._output_lines(public=False),
+                 "def public(result):",
+                 f"    return {{'decision': ACTIONS[result[{HEADER.index('decision')}]],",
+                 f"            'fired': [FIRED[c] for c in {fired}],",
+                 f"            'ruleset': SETS[result[{HEADER.index('ruleset')}]],",
+                 "            'outputs': outputs_public(result)}",
+                 "def outputs_public(result):", *self._output_lines(public=True)]
+        namespace: dict[str, Any] = {
+            "generation": self._generation, "refresh": self._refresh, "string": self._string,
+            "ACTIONS": ACTIONS, "FIRED": self._fired_ids, "SETS": tuple(set_names)}
+        namespace.update({f"D{i}": values for i, values in enumerate(self._dictionaries)})
+        namespace.update({f"P{i}": convert for i, convert in enumerate(self._public)})
+        exec(compile("\n".join(lines), "<pyengine single decoders>", "exec"), namespace)
+        self.outputs = namespace["outputs"]
+        self.public = namespace["public"]
+
+    def _output_lines(self, public: bool) -> list[str]:
+        """The body of a function from the unpacked result to its outputs dict; with
+        ``public``, each non-null value goes through its public converter ``P<index>``."""
+        lines = [f"    if result[{_GENERATION}] != generation[0]:",
                  f"        refresh(result[{_GENERATION}])",
                  "    return {"]
         for index, (name, kind, is_list, at) in enumerate(self._slots):
@@ -119,14 +147,11 @@ class SingleEvaluator:
                          f"else string({index}, c))")
             else:
                 value = f"result[{at + 1}]"
+            if public and self._public[index] is not None:
+                value = f"P{index}({value})"
             lines.append(f"        {name!r}: {value} if result[{at}] else None,")
         lines.append("    }")
-        namespace: dict[str, Any] = {"generation": self._generation, "refresh": self._refresh,
-                                     "string": self._string}
-        namespace.update({f"D{i}": values for i, values in enumerate(self._dictionaries)})
-        exec(compile("\n".join(lines), "<pyengine single outputs>", "exec"), namespace)
-        outputs: Callable[[tuple[Any, ...]], dict[str, Any]] = namespace["outputs"]
-        return outputs
+        return lines
 
 
 def _getter(indexes: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:

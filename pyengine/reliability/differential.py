@@ -6,7 +6,8 @@
 Each round writes a random rules directory (pyengine.reliability.randrules),
 compiles it with javac, and evaluates random transactions three ways: the
 Python reference evaluator, the columnar Java entry point (one call per chunk,
-as ``run`` does) and the single-transaction one (as ``Engine.evaluate`` does).
+as ``run`` does), the single-transaction one, and ``Engine.evaluate``'s public
+answer built from it.
 Decision, rule set, fired rules, every output (doubles bit for bit) and every
 evaluation error must agree. With ``--polars`` the polars translation
 (pyengine.peers.to_polars) is held to the same decisions, fired rules and outputs,
@@ -30,8 +31,8 @@ from typing import Any
 import pyarrow as pa
 
 from pyengine.errors import RecordError
-from pyengine.records import convert_record
-from pyengine.reference.evaluator import Outcome, evaluate
+from pyengine.records import convert_record, public_value
+from pyengine.reference.evaluator import ErrorInfo, Outcome, evaluate
 from pyengine.reliability.randrules import transaction, write_rules_dir
 from pyengine.spec.program import Program, Schema
 
@@ -72,14 +73,39 @@ class Tally:
     mismatches: list[str] = field(default_factory=list)
 
 
+def public_outcome(compiled: Any, txn: dict[str, Any]) -> Outcome:
+    """``Engine.evaluate``'s answer for ``txn`` as an Outcome; the error it raised as the
+    ErrorInfo of its kind."""
+    try:
+        got = compiled.evaluate_public(txn)
+    except RecordError as exc:
+        return Outcome(error=ErrorInfo(exc.kind, exc.kind, exc.rule, exc.message))
+    return Outcome(got["ruleset"], got["decision"], got["fired"], got["outputs"])
+
+
+def publicly(program: Program, expected: Outcome) -> Outcome:
+    """What ``Engine.evaluate`` gives for the reference's ``expected``: outputs as users
+    see them (Decimal, datetime); an error as the exception it raises, which names its
+    kind, rule and message only."""
+    error = expected.error
+    if error is not None:
+        return Outcome(error=ErrorInfo(error.kind, error.kind, error.rule, error.message))
+    outputs = {name: public_value(value, program.outputs[name])
+               for name, value in expected.outputs.items()}
+    return Outcome(expected.ruleset, expected.decision, expected.fired, outputs)
+
+
 def check_rules(compiled: Any, txns: list[dict[str, Any]], tally: Tally, where: str) -> None:
-    """Compare the reference with both Java entry points on ``txns``."""
+    """Compare the reference with the Java entry points on ``txns``: the columnar one, the
+    single-transaction one, and ``Engine.evaluate``'s public answer."""
     program = compiled.program
     columnar = compiled.evaluate_records(txns)
     for txn, batch in zip(txns, columnar, strict=True):
         reference = evaluate(program, txn)
-        for lane, actual in (("columnar", batch), ("single", compiled.evaluate(txn))):
-            problem = difference(reference, actual)
+        lanes = (("columnar", reference, batch), ("single", reference, compiled.evaluate(txn)),
+                 ("public", publicly(program, reference), public_outcome(compiled, txn)))
+        for lane, expected, actual in lanes:
+            problem = difference(expected, actual)
             tally.comparisons += 1
             if problem:
                 tally.mismatches.append(f"{where} {lane}: {problem}\n  txn: {json.dumps(txn)}")
