@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,33 @@ class Engine:
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
+        # Worker threads by pool size, kept between calls: each thread's Java evaluator
+        # and arena (memory bound to Java once) serve every batch it evaluates.
+        self._pools: dict[int, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the engine's worker threads (the next batch starts new ones). The JVM and
+        the loaded rules stay: they live as long as the process."""
+        with self._pools_lock:
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=True)
+
+    def _pool(self, workers: int) -> ThreadPoolExecutor:
+        """The engine's pool of ``workers`` threads, started on first use."""
+        with self._pools_lock:
+            pool = self._pools.get(workers)
+            if pool is None:
+                pool = self._pools[workers] = ThreadPoolExecutor(
+                    workers, thread_name_prefix="pyengine-worker")
+            return pool
 
     @property
     def ruleset_version(self) -> str:
@@ -83,15 +111,15 @@ class Engine:
 
 def run_chunks(engine: Engine, chunks: Sequence[tuple[int, Batch]], workers: int,
                source: str) -> list[ChunkOutput]:
-    """Process chunks on a thread pool; outputs in chunk order."""
+    """Process chunks on the engine's pool of ``workers`` threads (in this thread when
+    one would do); outputs in chunk order."""
     def work(item: tuple[int, Batch]) -> ChunkOutput:
         start, batch = item
         return process_chunk(engine.compiled, engine.layout, batch, start, source)
 
     if workers <= 1 or len(chunks) <= 1:
         return [work(c) for c in chunks]
-    with ThreadPoolExecutor(workers, thread_name_prefix="pyengine-worker") as pool:
-        return list(pool.map(work, chunks))
+    return list(engine._pool(workers).map(work, chunks))
 
 
 def load(rules: str | Path, builder: str = "gradle") -> Engine:

@@ -9,7 +9,9 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,9 @@ pytestmark = pytest.mark.jvm
 
 
 @pytest.fixture(scope="module")
-def engine(examples_compiled: Any) -> Engine:
-    return Engine(examples_compiled)
+def engine(examples_compiled: Any) -> Iterator[Engine]:
+    with Engine(examples_compiled) as engine:
+        yield engine
 
 
 def digest(out: Path) -> dict[str, str]:
@@ -110,6 +113,26 @@ def test_evaluate_batch_matches_reference(engine: Engine) -> None:
     assert batch.results.schema.field("decision").type == pa.dictionary(pa.int32(), pa.string())
     assert batch.results.schema.field("fired").type.value_type == pa.dictionary(pa.int32(),
                                                                                  pa.string())
+
+
+def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:
+    table = pa.Table.from_pylist(sample_rows(300))
+
+    def workers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("pyengine-worker")}
+
+    before = workers()
+    with Engine(examples_compiled) as engine:
+        first = engine.evaluate_batch(table, workers=2, chunk_rows=50).results
+        started = workers() - before
+        assert len(started) == 2
+        again = engine.evaluate_batch(table, workers=2, chunk_rows=50).results
+        assert workers() - before == started  # the same threads, arenas and evaluators
+        assert again.equals(first)
+    assert not any(t.is_alive() for t in started)
+    # a closed engine starts new workers for its next batch
+    assert engine.evaluate_batch(table, workers=2, chunk_rows=50).results.equals(first)
+    engine.close()
 
 
 def test_evaluate_agrees_with_evaluate_batch(engine: Engine) -> None:
