@@ -26,6 +26,7 @@ from pyengine.kafka.url import KafkaUrl, parse_url
 from pyengine.reference.evaluator import evaluate
 from pyengine.spec.program import Program
 from tests.conftest import EXAMPLES, KAFKA_LOCAL, ROOT
+from tests.helpers import TXN
 
 pytestmark = pytest.mark.kafka
 SERVERS = "127.0.0.1:9092"
@@ -99,13 +100,16 @@ def committed_results(url: KafkaUrl) -> int:
 
 def check_exactly_once(program: Program, topics: dict[str, KafkaUrl]) -> Counter[str]:
     """Every input message once in results or DLQ, with the reference's outcome."""
-    inputs = {(m.partition(), m.offset()): m.value() for m in read_topic(topics["input"])}
+    messages = read_topic(topics["input"])
+    inputs = {(m.partition(), m.offset()): m.value() for m in messages}
+    keys = {(m.partition(), m.offset()): m.key() for m in messages}
     seen: Counter[tuple[int, int]] = Counter()
     kinds: Counter[str] = Counter()
     for m in read_topic(topics["results"]):
         row = json.loads(m.value())
         where = (row["partition"], row["offset"])
         seen[where] += 1
+        assert m.key() == row["id"].encode(), row  # keyed by transaction id
         expected = evaluate(program, json.loads(inputs[where]))
         assert expected.error is None, row
         assert (row["ruleset"], row["decision"], row["fired"]) == (
@@ -121,6 +125,9 @@ def check_exactly_once(program: Program, topics: dict[str, KafkaUrl]) -> Counter
         assert letter["ruleset_version"] == program.version
         import base64
         assert base64.b64decode(letter["original"]) == inputs[where]
+        record = letter["record"]
+        txn_id = record.get("id") if isinstance(record, dict) else None
+        assert m.key() == (txn_id.encode() if isinstance(txn_id, str) else keys[where]), letter
         if letter["error"]["kind"] != "parse":
             expected = evaluate(program, json.loads(inputs[where]))
             assert expected.error is not None and expected.error.kind == letter["error"]["kind"]
@@ -142,13 +149,17 @@ def test_poison_messages_go_to_the_dlq_and_the_member_carries_on(
                    json.dumps({"id": "p1", "client_id": "acme", "amount": []}).encode(),
                    b"[" * 100_000 + b"]" * 100_000]:
         producer.produce(topics["input"].topic, poison)
+    # Keys that are not the transaction's id: outputs are keyed by the id all the same.
+    good = {**TXN, "id": "k1", "client_id": "acme"}
+    for txn in (good, {**good, "id": "k2", "amount": "x"}, {**good, "id": 7, "amount": "x"}):
+        producer.produce(topics["input"].topic, json.dumps(txn).encode(), b"input-key")
     producer.flush(30)
     produce_transactions(topics["input"], 500, partitions=2, seed=5)  # after the poison
     report = finish(member(topics, "solo", "--stop-when-idle", "4s"))
-    assert report["input_records"] == 3508 and report["complete"]
+    assert report["input_records"] == 3511 and report["complete"]
     kinds = check_exactly_once(examples_program, topics)
-    assert kinds["parse"] >= 4 and kinds["schema"] >= 4 and kinds["evaluation"] >= 1
-    assert sum(kinds.values()) == 3508
+    assert kinds["parse"] >= 4 and kinds["schema"] >= 6 and kinds["evaluation"] >= 1
+    assert sum(kinds.values()) == 3511
 
 
 def test_two_members_one_killed_and_restarted(topics: dict[str, KafkaUrl],

@@ -17,6 +17,7 @@ producer, a broker that refuses transactions) ends the member with
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -246,8 +247,9 @@ class Member:
         for out in outputs:
             rows = out.results.column("position").to_numpy()
             lines = _json_lines(self._located(out.results, polled, rows))
-            for line, row in zip(lines, rows.tolist(), strict=True):
-                key = messages[row].key()
+            ids = out.results.column("id").to_pylist()
+            for line, row, txn_id in zip(lines, rows.tolist(), ids, strict=True):
+                key = _key(txn_id, messages[row])
                 try:
                     producer.produce(topic, line, key)
                 except BufferError:  # the local queue is full: wait for room
@@ -281,8 +283,9 @@ class Member:
             ("pyengine.error.rule", (error["rule"] or "").encode()),
             ("pyengine.ruleset_version", version.encode()),
         ]
-        produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"), m.key(),
-                None, headers)
+        txn_id = record.get("id") if isinstance(record, dict) else None
+        produce(producer, self.config.dlq.topic, json.dumps(value).encode("ascii"),
+                _key(txn_id, m), None, headers)
 
     # -- accounting ------------------------------------------------------
     def _count(self, polled: Polled, outputs: list[ChunkOutput],
@@ -321,6 +324,17 @@ class Member:
                       "transactions": n.transactions, "aborted": n.aborted, "lag": n.lag},
             "complete": self.stopped_idle,
         }
+
+
+def _key(txn_id: Any, message: Any) -> bytes | None:
+    """The key of a result or dead letter: its transaction's id (CLI.md); the input
+    message's key when there is no id to use (a message that is not a JSON object, or
+    whose id is missing or not a string)."""
+    if isinstance(txn_id, str):
+        with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate is no UTF-8
+            return txn_id.encode()
+    key: bytes | None = message.key()
+    return key
 
 
 def _json_lines(table: pa.Table) -> list[bytes]:
