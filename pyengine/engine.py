@@ -48,8 +48,8 @@ class Engine:
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
-        # Worker threads by pool size, kept between calls: each thread's Java evaluator
-        # and arena (memory bound to Java once) serve every batch it evaluates.
+        # Worker threads by pool size, kept between calls: each thread's Java evaluator,
+        # warm and with its caches of decoded strings, serves every batch it evaluates.
         self._pools: dict[int, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
 

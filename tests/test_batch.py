@@ -127,7 +127,7 @@ def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) ->
         started = workers() - before
         assert len(started) == 2
         again = engine.evaluate_batch(table, workers=2, chunk_rows=50).results
-        assert workers() - before == started  # the same threads, arenas and evaluators
+        assert workers() - before == started  # the same threads and evaluators
         assert again.equals(first)
     assert not any(t.is_alive() for t in started)
     # a closed engine starts new workers for its next batch

@@ -126,7 +126,10 @@ def test_single_string_outputs_across_dictionary_generations(examples_compiled: 
             assert got == evaluate(program, txn), k
 
 
-def test_chunks_reuse_the_thread_arena_and_keep_their_results(examples_compiled: Any) -> None:
+def test_chunks_keep_their_results_and_java_pins_no_memory(examples_compiled: Any) -> None:
+    import gc
+    import weakref
+
     from pyengine.batch.convert import convert_batch
     from pyengine.batch.generate import transactions
 
@@ -146,25 +149,20 @@ def test_chunks_reuse_the_thread_arena_and_keep_their_results(examples_compiled:
                          {name: result.value(name, i) for name in result.outputs}))
         return rows
 
-    def reference(cols: Any) -> list[Any]:
-        """Rows bound in new arrays shared with Java, as the JMH dump binds them."""
-        bound = examples_compiled.bind_columns(cols, 0, cols.n)
-        examples_compiled.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
-        bound.result.dictionaries = {name: [str(x) for x in bound.chunk.outputDictionary(i)]
-                                     for i, (name, _) in enumerate(examples_compiled.outputs)}
-        return seen(bound.result)
-
-    one, other, large = columns(300, 1), columns(300, 3), columns(5000, 2)
+    one, other = columns(300, 1), columns(5000, 3)
     first = examples_compiled.evaluate_columns(one)
-    second = examples_compiled.evaluate_columns(other)  # in the same buffers
-    assert seen(first) == reference(one) and seen(second) == reference(other)
-    arena = examples_compiled.arena()
-    size = arena.nbytes
-    assert seen(examples_compiled.evaluate_columns(one)) == reference(one)
-    assert arena.nbytes == size, "chunks no larger than earlier ones bind no new memory"
-    examples_compiled.evaluate_columns(large)  # grows the buffers
-    assert arena.nbytes > size
-    assert seen(examples_compiled.evaluate_columns(one)) == reference(one)
+    expected = seen(first)
+    examples_compiled.evaluate_columns(other)
+    assert seen(first) == expected, "a later chunk leaves earlier results alone"
+    assert len(first.fired_codes) == first.fired_offsets[first.count], "compacted"
+    assert examples_compiled.evaluate_columns(one, 7, 7).count == 0  # no rows, no buffers
+    # Java's buffers hold no reference to the memory under them: it is freed with the
+    # last Python reference, not when Java gets round to collecting its buffers.
+    result = examples_compiled.evaluate_columns(other)
+    alive = [weakref.ref(a) for a in (other.columns["amount"].values, result.decision)]
+    del other, result
+    gc.collect()
+    assert [ref() is None for ref in alive] == [True, True], "memory outlives its arrays"
 
 
 @pytest.mark.jvm

@@ -29,10 +29,10 @@ from pyengine.batch.generate import transactions
 from pyengine.build.compiler import gradle_project
 from pyengine.engine import Engine
 from pyengine.errors import BuildError
+from pyengine.jvm.rules import RESULT_BINDINGS
 
 # For a check that it runs, not a figure: one fork, one short iteration.
 QUICK = "-f 1 -wi 1 -w 1s -i 1 -r 1s"
-RESULT_BINDINGS = ("bindResults", "bindOutput")  # Java writes them: sizes only
 
 
 def write_data(engine: Engine, table: pa.Table, out: Path) -> int:
@@ -49,7 +49,7 @@ def write_data(engine: Engine, table: pa.Table, out: Path) -> int:
                 words.append("-")
             elif not isinstance(arg, np.ndarray):
                 words.append(str(arg))
-            elif method in RESULT_BINDINGS:
+            elif method in RESULT_BINDINGS:  # Java writes them: sizes only
                 words.append(f"zeros:{max(arg.nbytes, 1)}")
             else:
                 name = f"{k}-{j}.bin"

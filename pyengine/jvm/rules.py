@@ -2,18 +2,17 @@
 
 :class:`CompiledRules` wraps a built ``rules.jar``. ``evaluate`` packs one
 transaction into a buffer Java reads (:mod:`pyengine.jvm.single`);
-``evaluate_columns`` copies a chunk's numpy columns into buffers bound to a Java
-``Chunk`` once per thread (:class:`Arena`) and makes one Java call for the whole
-chunk. Both give the same :class:`~pyengine.reference.evaluator.Outcome` as the
-reference evaluator (``evaluate_records`` for a chunk), so the three can be
-compared directly.
+``evaluate_columns`` binds a chunk's numpy columns to a Java ``Chunk`` where they
+are (:func:`unowned_buffer`) and makes one Java call for the whole chunk. Both give
+the same :class:`~pyengine.reference.evaluator.Outcome` as the reference evaluator
+(``evaluate_records`` for a chunk), so the three can be compared directly.
 """
 
 from __future__ import annotations
 
+import ctypes
 import struct
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -34,6 +33,8 @@ from pyengine.spec.program import ACTIONS, Program
 if TYPE_CHECKING:
     from pyengine.batch.convert import Columns
 
+# Chunk methods whose buffers Java writes (results); it only reads the others.
+RESULT_BINDINGS = ("bindResults", "bindOutput")
 # The numpy dtype of each Java kind as it crosses the bridge (strings as dictionary codes).
 NUMPY_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
 
@@ -69,50 +70,36 @@ class ChunkResult:
 
     @classmethod
     def allocate(cls, n: int, max_fired: int, outputs: list[tuple[str, Type]],
-                 capacity: dict[str, int], arena: Arena | None = None) -> ChunkResult:
-        """Result arrays for ``n`` input rows: new ones, or ``arena``'s.
+                 capacity: dict[str, int]) -> ChunkResult:
+        """New result arrays for ``n`` input rows.
 
         Java writes every element Python reads (the columns by input row only for rows
         that were not skipped), so only the first offset of each list starts at 0:
         zeroing megabytes per chunk would cost more than the evaluation of many rows.
         """
-        def empty(key: str, size: int, dtype: Any) -> np.ndarray:
-            if arena is not None:
-                return arena.empty(("result", key), size, dtype)
+        def empty(size: int, dtype: Any) -> np.ndarray:
             return np.empty(max(size, 1), dtype)  # a direct buffer needs at least one byte
 
-        def offsets(key: str, size: int) -> np.ndarray:
-            arr = empty(key, size + 1, np.int32)
+        def offsets(size: int) -> np.ndarray:
+            arr = empty(size + 1, np.int32)
             arr[0] = 0
             return arr
 
-        out = {name: (empty(f"{name}.values", n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
-                      empty(f"{name}.valid", n, np.uint8),
-                      offsets(f"{name}.offsets", n if t.kind == "list" else 0))
+        out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
+                      empty(n, np.uint8), offsets(n if t.kind == "list" else 0))
                for name, t in outputs}
         kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
-        return cls(offsets("result_row", n), empty("ruleset", n, np.int32),
-                   empty("error", n, np.int32), empty("where", n, np.int32),
-                   empty("decision", n, np.int8), offsets("fired_offsets", n),
-                   empty("fired_codes", n * max_fired, np.int32), out, kinds)
+        return cls(offsets(n), empty(n, np.int32), empty(n, np.int32), empty(n, np.int32),
+                   empty(n, np.int8), offsets(n), empty(n * max_fired, np.int32), out, kinds)
 
-    def detached(self) -> ChunkResult:
-        """A copy of what Java wrote, in memory of its own (when this result is an arena's,
-        whose memory the next chunk overwrites)."""
-        n, m = len(self.result_row) - 1, self.count
-        outputs = {}
+    def compact(self) -> None:
+        """Keep only the list items Java wrote: their arrays have room for every row's
+        maximum, many times what rows use, and results may be kept for long."""
+        m = self.count
+        self.fired_codes = self.fired_codes[:self.fired_offsets[m]].copy()
         for name, (values, valid, offsets) in self.outputs.items():
             if self.kinds[name][1]:
-                offsets = offsets[:m + 1].copy()
-                outputs[name] = (values[:offsets[-1]].copy(), valid[:m].copy(), offsets)
-            else:
-                outputs[name] = (values[:m].copy(), valid[:m].copy(), offsets[:1].copy())
-        fired_offsets = self.fired_offsets[:m + 1].copy()
-        return ChunkResult(
-            self.result_row.copy(), self.ruleset[:n].copy(), self.error[:n].copy(),
-            self.where[:n].copy(), self.decision[:m].copy(), fired_offsets,
-            self.fired_codes[:fired_offsets[-1]].copy(), outputs, self.kinds, self.detail,
-            self.dictionaries)
+                self.outputs[name] = (values[:offsets[m]].copy(), valid, offsets)
 
     @property
     def count(self) -> int:
@@ -143,7 +130,8 @@ class ChunkResult:
 
 @dataclass
 class BoundChunk:
-    """A Java Chunk bound to numpy memory; ``keep`` holds that memory alive."""
+    """A Java Chunk bound to numpy memory, which ``keep`` holds: Java's buffers do not
+    (see :func:`unowned_buffer`), so the chunk is not to be used once this is gone."""
 
     chunk: Any
     rows: int
@@ -151,73 +139,30 @@ class BoundChunk:
     keep: list[np.ndarray]
 
 
-class Arena:
-    """One thread's memory shared with Java, reused from chunk to chunk.
+def unowned_buffer(arr: np.ndarray, writable: bool) -> Any:
+    """A Java direct buffer over ``arr``'s memory that does not keep ``arr`` alive; the
+    caller does, for as long as Java uses the buffer.
 
-    A numpy array handed to Java as a direct buffer lives until Java collects the
-    buffer, and JPype asks Java for a full collection whenever Python's heap has
-    grown. Binding new arrays for every chunk made the heap grow with the input, each
-    growth paid with page faults and a pause of every worker in Java. The arena binds
-    each of its buffers once: a chunk's columns are copied in, its results out.
+    ``jpype.nio.convertToDirectBuffer(arr)`` holds ``arr`` until Java collects the
+    buffer, and JPype asks Java for a full collection whenever Python's heap has grown:
+    binding each chunk's arrays that way made memory grow with the input, each growth
+    paid with page faults and a pause of every worker. This buffer is over a memoryview
+    without an owner (``PyMemoryView_FromMemory``), which is all JPype holds on to.
+    Java cannot write a buffer that is not ``writable``.
     """
+    import jpype.nio
 
-    def __init__(self) -> None:
-        # (what, which) -> a buffer and its direct buffer; what: input, result, mask,
-        # counting or nothing
-        self._buffers: dict[tuple[str, str], tuple[np.ndarray, Any]] = {}
-        # id of a view handed out -> (the view, kept so that the id stays its own; its
-        # direct buffer)
-        self._views: dict[int, tuple[np.ndarray, Any]] = {}
+    assert arr.flags.c_contiguous and arr.nbytes > 0, "Java reads contiguous, non-empty memory"
+    view = _memory_view(arr.__array_interface__["data"][0], arr.nbytes,
+                        _PYBUF_WRITE if writable else _PYBUF_READ)
+    return jpype.nio.convertToDirectBuffer(view)
 
-    def empty(self, key: tuple[str, str], n: int, dtype: Any) -> np.ndarray:
-        """``n`` elements (not initialized) of ``key``'s buffer, grown when too small."""
-        return self._view(self._buffer(key, n, dtype, np.empty), n)
 
-    def counting(self, n: int) -> np.ndarray:
-        """0, 1, ..., n - 1 as int32: the codes of a string column that is its own
-        dictionary, written once rather than copied for every chunk."""
-        def count(size: int, dtype: Any) -> np.ndarray:
-            return np.arange(size, dtype=dtype)
-
-        return self._view(self._buffer(("counting", ""), n, np.int32, count), n)
-
-    def _buffer(self, key: tuple[str, str], n: int, dtype: Any,
-                make: Callable[[int, Any], np.ndarray]) -> tuple[np.ndarray, Any]:
-        """``key``'s buffer and its direct buffer, made (``make(size, dtype)``) and bound
-        anew when it is missing or holds fewer than ``n`` elements."""
-        import jpype.nio
-
-        entry = self._buffers.get(key)
-        if entry is None or len(entry[0]) < n or entry[0].dtype != dtype:
-            size = max(n, 1, 2 * len(entry[0]) if entry is not None else 0)
-            buffer = make(size, dtype)
-            entry = self._buffers[key] = (buffer, jpype.nio.convertToDirectBuffer(buffer))
-        return entry
-
-    def _view(self, entry: tuple[np.ndarray, Any], n: int) -> np.ndarray:
-        view = entry[0][:n]
-        self._views[id(view)] = (view, entry[1])
-        return view
-
-    def copy(self, key: tuple[str, str], values: np.ndarray) -> np.ndarray:
-        """``values`` copied into ``key``'s buffer."""
-        out = self.empty(key, len(values), values.dtype)
-        np.copyto(out, values)
-        return out
-
-    @property
-    def nbytes(self) -> int:
-        """The size of the arena's buffers."""
-        return sum(buffer.nbytes for buffer, _ in self._buffers.values())
-
-    def java(self, view: np.ndarray) -> Any | None:
-        """The direct buffer over a view this arena handed out since :meth:`reset`."""
-        entry = self._views.get(id(view))
-        return entry[1] if entry is not None and entry[0] is view else None
-
-    def reset(self) -> None:
-        """Forget the views handed out: a new chunk is being bound."""
-        self._views.clear()
+_PYBUF_READ, _PYBUF_WRITE = 0x100, 0x200
+_memory_view = ctypes.pythonapi.PyMemoryView_FromMemory
+_memory_view.restype = ctypes.py_object
+_memory_view.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int)
+_NOTHING = np.zeros(1, np.uint8)  # bound in place of a field no rule reads
 
 
 class CompiledRules:
@@ -333,97 +278,69 @@ class CompiledRules:
                          to: int | None = None) -> ChunkResult:
         """Evaluate rows [from_, to) of converted columns in one Java call.
 
-        The rows Java reads are copied into this thread's :class:`Arena`, whose
-        buffers stay bound to Java, and the results Java writes there are copied out.
+        Java reads the columns where they are and writes its results into new arrays,
+        which the result keeps (trimmed by :meth:`ChunkResult.compact`).
         """
         import jpype
 
-        arena = self.arena()
-        bound = self.bind_columns(columns, from_, columns.n if to is None else to, arena)
+        bound = self.bind_columns(columns, from_, columns.n if to is None else to)
         try:
             self.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
         except jpype.JException as exc:
             raise JvmError(java_failure(exc)) from exc
-        result = bound.result.detached()
+        result = bound.result
+        result.compact()
         for index, (name, _) in enumerate(self.outputs):
             result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
         return result
 
-    def arena(self) -> Arena:
-        """This thread's arena."""
-        arena = getattr(self._local, "arena", None)
-        if arena is None:
-            arena = self._local.arena = Arena()
-        return arena
-
-    def bind_columns(self, columns: Columns, from_: int, to: int,
-                     arena: Arena | None = None) -> BoundChunk:
-        """A Java Chunk over rows [from_, to) and result arrays, ready to evaluate: in
-        ``arena``'s memory, or in new arrays shared with Java where they are."""
-        import jpype.nio
-
+    def bind_columns(self, columns: Columns, from_: int, to: int) -> BoundChunk:
+        """A Java Chunk over rows [from_, to) and new result arrays, ready to evaluate;
+        the returned BoundChunk keeps the memory Java uses alive."""
         chunk = self.chunk_class()
-        keep: list[np.ndarray] = []  # Java reads this memory: keep it alive with the chunk
-        if arena is not None:
-            arena.reset()
-
-        def buf(arr: np.ndarray | None) -> Any:
-            if arr is None:
-                return None
-            bound = arena.java(arr) if arena is not None else None
-            if bound is not None:
-                return bound
-            keep.append(arr)
-            return jpype.nio.convertToDirectBuffer(arr)
-
-        bindings, result = self.chunk_bindings(columns, from_, to, arena)
+        keep: list[np.ndarray] = []
+        bindings, result = self.chunk_bindings(columns, from_, to)
         result.detail = self._jstring_array(to - from_)
         for method, args in bindings:
-            java_args = [buf(a) if a is None or isinstance(a, np.ndarray) else a for a in args]
+            java_args = []
+            for arg in args:
+                if isinstance(arg, np.ndarray):
+                    arg = arg if arg.nbytes else _NOTHING  # no rows: Java reads nothing
+                    keep.append(arg)
+                    arg = unowned_buffer(arg, writable=method in RESULT_BINDINGS)
+                java_args.append(arg)
             if method == "bindResults":
                 java_args.insert(4, result.detail)
             getattr(chunk, method)(*java_args)
         return BoundChunk(chunk, to - from_, result, keep)
 
-    def chunk_bindings(self, columns: Columns, from_: int, to: int, arena: Arena | None = None
+    def chunk_bindings(self, columns: Columns, from_: int, to: int
                        ) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
         """The Chunk calls that bind rows [from_, to): (method, arguments) with numpy
         arrays where Java takes a direct buffer (``bindResults`` also takes the
         String[] of error details, after its fourth buffer); and the result arrays.
-        With an ``arena``, the arrays are its buffers, and fields no rule reads are
-        bound to an empty one. ``bench jmh`` writes the same calls to files for the
-        pure-Java benchmark."""
-        n = to - from_
-
-        def put(key: tuple[str, str], values: np.ndarray) -> np.ndarray:
-            if arena is None:
-                return np.ascontiguousarray(values)
-            return arena.copy(key, values)
-
+        Fields no rule reads are bound to a byte Java never reads. ``bench jmh`` writes
+        the same calls to files for the pure-Java benchmark."""
         bindings: list[tuple[str, list[Any]]] = []
         for index, f in enumerate(self.fields):
-            kind = java_kind(f.type)
-            if arena is not None and f.name not in self.program.read_fields:
-                nothing = arena.empty(("nothing", ""), 1, np.uint8)
-                bindings.append(("bindInput", [index, nothing, nothing, nothing, nothing, 0]))
+            if f.name not in self.program.read_fields:
+                bindings.append(("bindInput", [index, _NOTHING, _NOTHING, _NOTHING, _NOTHING, 0]))
                 continue
             col = columns.columns[f.name]
             # numpy bools are bytes of 0 or 1: Java reads them in place
-            valid = put(("input", f"{f.name}.valid"), col.present[from_:to].view(np.uint8)) \
+            valid = np.ascontiguousarray(col.present[from_:to]).view(np.uint8) \
                 if f.optional else None
             offsets = data = None
             size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
-            if kind == "String":
+            if java_kind(f.type) == "String":
                 # Arrow's UTF-8 bytes and offsets: Java decodes the values it reads.
                 offsets, data = _utf8_buffers(col.dictionary)
-                if arena is not None:
-                    offsets, data = _utf8_copy(arena, f.name, offsets, data)
-            values = arena.counting(n) if arena is not None and col.plain and from_ == 0 \
-                else put(("input", f"{f.name}.values"), col.values[from_:to])
+            values = np.ascontiguousarray(col.values[from_:to])
             bindings.append(("bindInput", [index, values, valid, offsets, data, size]))
-        bindings.append(("bindMask", [put(("mask", ""), columns.ok[from_:to].view(np.uint8))]))
-        result = ChunkResult.allocate(n, self.program.max_fired, self.outputs, self.capacity,
-                                      arena)
+        mask = np.ascontiguousarray(columns.ok[from_:to]).view(np.uint8)
+        bindings.append(("bindMask", [mask]))
+        result = ChunkResult.allocate(to - from_, self.program.max_fired, self.outputs,
+                                      self.capacity)
         bindings.append(("bindResults", [result.result_row, result.ruleset, result.error,
                                          result.where, result.decision, result.fired_offsets,
                                          result.fired_codes]))
@@ -458,11 +375,8 @@ def java_failure(exc: Any) -> str:
 
 
 def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
-    """int32 offsets (n + 1) and UTF-8 bytes of an Arrow string array, as numpy arrays.
-
-    They are views of Arrow's own memory, which Java reads in place; read-only
-    memory (a memory-mapped file) is copied, since a direct buffer needs writable memory.
-    """
+    """int32 offsets (n + 1) and UTF-8 bytes of an Arrow string array: views of Arrow's
+    own memory, which Java reads in place (a slice's offsets index its parent's bytes)."""
     import pyarrow as pa
 
     arr = strings.cast(pa.string())
@@ -471,24 +385,8 @@ def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=arr.offset + n + 1)
     offsets = offsets[arr.offset:]
     if data_buffer is None or data_buffer.size == 0:
-        data = np.zeros(1, np.uint8)  # a direct buffer needs at least one byte
-    else:
-        data = np.frombuffer(data_buffer, dtype=np.uint8)
-    return _writable(offsets), _writable(data)
-
-
-def _utf8_copy(arena: Arena, name: str, offsets: np.ndarray,
-               data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The bytes ``offsets`` span, and the offsets into them, copied into ``arena``: a
-    slice of a column shares the whole column's bytes, which are not all this chunk's."""
-    start, end = int(offsets[0]), int(offsets[-1])
-    rebased = arena.empty(("input", f"{name}.offsets"), len(offsets), np.int32)
-    np.subtract(offsets, start, out=rebased)
-    return rebased, arena.copy(("input", f"{name}.data"), data[start:end])
-
-
-def _writable(arr: np.ndarray) -> np.ndarray:
-    return arr if arr.flags.writeable else arr.copy()
+        return offsets, _NOTHING  # a direct buffer needs at least one byte
+    return offsets, np.frombuffer(data_buffer, dtype=np.uint8)
 
 
 def _numpy_value(value: Any, kind: str) -> Any:
