@@ -152,7 +152,8 @@ def unowned_buffer(arr: np.ndarray, writable: bool) -> Any:
     """
     import jpype.nio
 
-    assert arr.flags.c_contiguous and arr.nbytes > 0, "Java reads contiguous, non-empty memory"
+    if not arr.flags.c_contiguous or arr.nbytes == 0:  # not an assert: -O must not skip it
+        raise ValueError("a direct buffer needs contiguous, non-empty memory")
     view = _memory_view(arr.__array_interface__["data"][0], arr.nbytes,
                         _PYBUF_WRITE if writable else _PYBUF_READ)
     return jpype.nio.convertToDirectBuffer(view)
@@ -203,9 +204,10 @@ class CompiledRules:
         if isinstance(call, Outcome):
             return call
         single, result = call
+        _, set_index, _, decision = result[:4]
         fired_ids = self.program.fired_ids
         fired = [fired_ids[c] for c in single.fired_codes(result)]
-        return self._outcome(0, result[1], -1, None, result[3], fired, single.outputs(result))
+        return self._outcome(0, set_index, -1, None, decision, fired, single.outputs(result))
 
     def evaluate_public(self, raw: Any) -> dict[str, Any]:
         """``Engine.evaluate``: ``{decision, fired, ruleset, outputs}`` with outputs as users
@@ -230,10 +232,10 @@ class CompiledRules:
             result = single.run(values)
         except self._call_errors as exc:
             raise JvmError(f"the compiled rules failed: {exc}") from exc
-        error = result[0]
+        error, set_index, where, decision = result[:4]
         if error:
             detail = single.evaluator.result.errorDetail
-            return self._outcome(error, result[1], result[2], detail, result[3], [], {})
+            return self._outcome(error, set_index, where, detail, decision, [], {})
         return single, result
 
     def single(self) -> SingleEvaluator:
