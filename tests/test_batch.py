@@ -25,7 +25,7 @@ from pyengine.batch.job import JobConfig, run_job
 from pyengine.engine import Engine
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation
 from pyengine.reference.evaluator import evaluate
-from pyengine.reliability.crash import seconds_left
+from pyengine.reliability.crash import checkpoint_position
 from tests.conftest import EXAMPLES, ROOT
 from tests.helpers import TXN
 
@@ -252,12 +252,27 @@ def run_cli(*args: str) -> subprocess.Popen[str]:
                             env=os.environ.copy())
 
 
-def checkpointed(out: Path) -> bool:
-    """True once a run on ``out`` has checkpointed a segment."""
-    try:
-        return bool(json.loads((out / "checkpoint.json").read_text())["state"]["next_position"] > 0)
-    except (OSError, ValueError):
+def kill_after(proc: subprocess.Popen[str], out: Path, target: int, rng: random.Random) -> bool:
+    """SIGKILL ``proc`` once its checkpoint has reached position ``target``, a random part
+    of its last checkpoint interval later: a moment within a segment, chosen by progress
+    rather than by time, so that a fast run cannot finish first. True if it landed."""
+    deadline = time.monotonic() + 120
+    position, gap, since = checkpoint_position(out), 0.0, None
+    while position < target:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        now = checkpoint_position(out)
+        if now != position:
+            moment = time.monotonic()
+            gap = 0.0 if since is None else moment - since  # two checkpoints of this attempt
+            position, since = now, moment
+        time.sleep(0.001)
+    time.sleep(rng.uniform(0.0, 1.0) * min(gap, 0.2))
+    if proc.poll() is not None:
         return False
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    return True
 
 
 def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -270,24 +285,14 @@ def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> Non
     rng = random.Random(11)
     out = tmp_path / "killed"
     kills = 0
-    for _ in range(4):
+    for target in sorted(rng.sample(range(20_000, 240_000, 20_000), 4)):
+        # Each attempt resumes at the last checkpoint and is killed some way past the
+        # next target: after its first segment at the earliest, with segments to spare.
         proc = run_cli(*common, "--output", str(out), "--workers", str(rng.choice([1, 2])))
-        # Wait until the run has checkpointed at least once, then kill it at a random moment
-        # of what is left (at the pace it is going).
-        deadline = time.monotonic() + 120
-        while not checkpointed(out) and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.01)
-        left = seconds_left(proc, out, 300_000)
-        time.sleep(rng.uniform(0.0, 0.8) * (left or 0.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=60)
+        kills += kill_after(proc, out, target, rng)
     final = run_cli(*common, "--output", str(out))
     assert final.wait(timeout=600) == 0
-    assert kills >= 1
+    assert kills >= 3  # each attempt stops at a checkpoint with segments to spare
     assert digest(out) == digest(tmp_path / "clean")
     report = json.loads((out / "report.json").read_text())
     assert report["input_records"] == 300_000 == report["results"] + report["dead_letters"]

@@ -94,10 +94,10 @@ class Harness:
     def _kill_at(self, proc: subprocess.Popen[Any], out: Path, moment: str) -> str | None:
         """Kill ``proc`` at ``moment``: the moment it was killed at (after progress, when
         the file a moment watches for did not show in time), None if it ended first."""
-        start_position = _position(out)
+        start_position = checkpoint_position(out)
         deadline = time.monotonic() + 120
         # Wait for this attempt's first checkpoint (a fresh OUT starts with one at 0).
-        while (position := _position(out)) <= max(start_position, 0):
+        while (position := checkpoint_position(out)) <= max(start_position, 0):
             if proc.poll() is not None or time.monotonic() > deadline:
                 return None
             time.sleep(0.001)
@@ -133,11 +133,11 @@ def seconds_left(proc: subprocess.Popen[Any], out: Path, records: int,
     says nothing of the pace). None if the run ended first (or made no checkpoint for
     ``timeout`` seconds)."""
     marks = [since] if since is not None else []
-    seen, start = _position(out), time.monotonic()
+    seen, start = checkpoint_position(out), time.monotonic()
     while len(marks) < 2:
         if proc.poll() is not None or time.monotonic() - start > timeout:
             return None
-        now = _position(out)
+        now = checkpoint_position(out)
         if now > seen:
             seen = now
             marks.append((now, time.monotonic()))
@@ -146,11 +146,13 @@ def seconds_left(proc: subprocess.Popen[Any], out: Path, records: int,
     return (t2 - t1) / (second - first) * (records - second)
 
 
-def _position(out: Path) -> int:
+def checkpoint_position(out: Path) -> int:
+    """Where the run into ``out`` will resume (its checkpoint's next position), -1 when
+    there is no checkpoint (or it is being replaced this very moment)."""
     try:
         return int(json.loads((out / "checkpoint.json").read_text())["state"]["next_position"])
     except (OSError, ValueError, KeyError):
-        return -1  # absent, or being replaced this very moment
+        return -1
 
 
 def _complete(out: Path) -> bool:
