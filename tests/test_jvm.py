@@ -184,8 +184,11 @@ def test_utf8_cache_returns_each_value_it_is_given(examples_compiled: Any) -> No
     import jpype
 
     cache = examples_compiled.loader.cls("pyengine.runtime.Utf8Cache")()
+    byte_order = jpype.JClass("java.nio.ByteOrder")
+    little_endian, big_endian = byte_order.LITTLE_ENDIAN, byte_order.BIG_ENDIAN
     edges = ["", "a", "a\x00", "\x00", "\x00a", "US", "USD", "é", "😀", "12345678", "1234567",
-             "123456789", "x" * 64, "y" * 65, "initrode", "initrodf", "ab\x00\x00"]
+             "123456789", "x" * 64, "y" * 65, "initrode", "initrodf", "ab\x00\x00",
+             "0123456789abcdef", "0123456789abcdeg", "0123456789abcdef0", "0123456789abcde"]
 
     text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
@@ -194,7 +197,10 @@ def test_utf8_cache_returns_each_value_it_is_given(examples_compiled: Any) -> No
     def check(values: list[str]) -> None:
         data = b"".join(v.encode() for v in values)
         buffer = jpype.nio.convertToDirectBuffer(bytearray(data or b"\x00"))
-        for _ in range(2):  # the second round reads the cached values
+        # Short values are read as longs, in the buffer's byte order: both orders must
+        # key a value the same way, including its last bytes, read one by one.
+        for order in (little_endian, big_endian, little_endian):
+            buffer.order(order)
             at = 0
             for v in values:
                 size = len(v.encode())
@@ -202,3 +208,19 @@ def test_utf8_cache_returns_each_value_it_is_given(examples_compiled: Any) -> No
                 at += size
 
     check()
+
+
+@pytest.mark.jvm
+def test_utf8_cache_decodes_a_repeated_value_once(examples_compiled: Any) -> None:
+    import jpype
+
+    cache = examples_compiled.loader.cls("pyengine.runtime.Utf8Cache")()
+    identity = jpype.JClass("java.lang.System").identityHashCode
+    for value in ["USD", "initrode", "0123456789abcdef", "x" * 40]:
+        # the same value twice, then followed by other bytes, then at the buffer's end
+        size = len(value)
+        data = (value * 2 + "tail" * 8 + value).encode()
+        buffer = jpype.nio.convertToDirectBuffer(bytearray(data))
+        starts = [0, size, len(data) - size]
+        decoded = {identity(cache.get(buffer, at, at + size)) for at in starts}
+        assert len(decoded) == 1, value
