@@ -182,6 +182,44 @@ def test_two_members_one_killed_and_restarted(topics: dict[str, KafkaUrl],
     assert reports[0]["kafka"]["partitions"], "member a consumed some partitions"
 
 
+def test_a_member_waiting_for_partitions_is_not_idle(topics: dict[str, KafkaUrl],
+                                                    examples_program: Program) -> None:
+    from confluent_kafka import Consumer
+
+    produce_transactions(topics["input"], 2000, partitions=2, seed=8)
+    ensure_topic(topics["results"], 1)
+    group = topics["group"].topic
+    # A squatter holds every partition. It does not poll, so it cannot hand them over:
+    # the group stays in a rebalance, and the member joining it gets none, until the
+    # squatter leaves.
+    squatter = Consumer({"bootstrap.servers": SERVERS, "group.id": group,
+                         "partition.assignment.strategy": "roundrobin",
+                         "max.poll.interval.ms": 120_000, "enable.auto.commit": False})
+    squatter.subscribe([topics["input"].topic], on_revoke=lambda consumer, partitions: None)
+
+    def squatting() -> bool:
+        squatter.consume(1, timeout=0.5)  # the group forms while the consumer polls
+        return bool(squatter.assignment())
+
+    wait_for(squatting)
+    proc = member(topics, "late", "--stop-when-idle", "2s")
+    wait_for(lambda: group_state(group) == "PREPARING_REBALANCING")  # the member has joined
+    time.sleep(4)  # the member waits for partitions longer than its idle limit
+    assert proc.poll() is None, "the member stopped while waiting for partitions"
+    squatter.close()
+    report = finish(proc)
+    assert report["input_records"] == 2000 and report["complete"]
+    assert sum(check_exactly_once(examples_program, topics).values()) == 2000
+
+
+def group_state(group: str) -> str:
+    """The consumer group's state as the broker names it (STABLE, PREPARING_REBALANCING, ...)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": SERVERS})
+    return str(admin.describe_consumer_groups([group])[group].result(timeout=10).state.name)
+
+
 def test_broker_restart_mid_run(topics: dict[str, KafkaUrl], examples_program: Program) -> None:
     produce_transactions(topics["input"], 40_000, partitions=2, seed=7, bad_fraction=0.01)
     ensure_topic(topics["results"], 1)

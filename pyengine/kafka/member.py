@@ -103,6 +103,9 @@ class Member:
         self.first_batch = self.last_batch = 0.0  # epoch seconds: when work began and ended
         self._fatal: Any = None  # a fatal error reported by a client's error callback
         self._trouble = 0.0  # when a client last reported an error
+        # When the group last gave this member its partitions (maybe none); None while
+        # it waits for them: joining, or between a revocation and the next assignment.
+        self._assigned: float | None = None
 
     # -- clients ---------------------------------------------------------
     def _clients(self) -> tuple[Any, Any]:
@@ -113,6 +116,9 @@ class Member:
             "bootstrap.servers": c.input.servers, "group.id": c.group,
             "enable.auto.commit": False, "isolation.level": "read_committed",
             "auto.offset.reset": "earliest", "session.timeout.ms": c.session_timeout_ms,
+            # A member learns that another joined at its next heartbeat (3 s by default),
+            # and the group waits for it: a new member would wait that long for work.
+            "heartbeat.interval.ms": max(100, c.session_timeout_ms // 10),
             "partition.assignment.strategy": "roundrobin",
             "fetch.max.bytes": 64 * 2**20, "max.partition.fetch.bytes": 16 * 2**20,
             "error_cb": self._client_error, "log_level": 3,
@@ -149,7 +155,8 @@ class Member:
         except KafkaException as exc:
             raise KafkaError(f"cannot start transactions on {c.output.servers}: "
                              f"{exc.args[0].str()}") from exc
-        consumer.subscribe([c.input.topic], on_revoke=self._revoked, on_lost=self._revoked)
+        consumer.subscribe([c.input.topic], on_assign=self._assign, on_revoke=self._revoked,
+                           on_lost=self._revoked)
         last_message = time.monotonic()
         try:
             while True:
@@ -157,8 +164,8 @@ class Member:
                     raise KafkaError(f"Kafka client failed: {self._fatal.str()}")
                 batch = self._poll(consumer)
                 if not batch:
-                    idle = time.monotonic() - max(last_message, self._trouble)
-                    if c.stop_when_idle is not None and idle >= c.stop_when_idle:
+                    limit = c.stop_when_idle
+                    if limit is not None and self._idle(last_message) >= limit:
                         self.stopped_idle = True
                         break
                     continue
@@ -173,10 +180,22 @@ class Member:
             consumer.close()
         return self.report()
 
+    def _idle(self, last_message: float) -> float:
+        """Seconds without input, for ``--stop-when-idle``. Time spent waiting for
+        partitions (joining the group, a rebalance) or for an unreachable broker does not
+        count: no message could arrive then, however much input is waiting."""
+        if self._assigned is None:
+            return 0.0
+        return time.monotonic() - max(last_message, self._trouble, self._assigned)
+
+    def _assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._assigned = time.monotonic()
+
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         # Nothing to commit or abort: no transaction is ever open while the consumer
         # polls, so revoked partitions have committed all they produced, and lost ones
         # lose nothing (the new owner starts at the committed offsets).
+        self._assigned = None
         self.counters.revocations += 1
 
     def _poll(self, consumer: Any) -> list[Any]:
@@ -244,14 +263,17 @@ class Member:
         """Produce the batch's results and dead letters; returns the dead letters."""
         letters: list[dict[str, Any]] = []
         topic, messages = self.config.output.topic, polled.messages
+        send = producer.produce
         for out in outputs:
             rows = out.results.column("position").to_numpy()
             lines = _json_lines(self._located(out.results, polled, rows))
-            ids = out.results.column("id").to_pylist()
-            for line, row, txn_id in zip(lines, rows.tolist(), ids, strict=True):
-                key = _key(txn_id, messages[row])
+            # Every result has an id (a required string field), and Arrow strings are
+            # valid UTF-8: their bytes are the keys ``_key`` would give, without a call
+            # for each of the batch's results.
+            keys = out.results.column("id").cast(pa.binary()).to_pylist()
+            for line, key in zip(lines, keys, strict=True):
                 try:
-                    producer.produce(topic, line, key)
+                    send(topic, line, key)
                 except BufferError:  # the local queue is full: wait for room
                     produce(producer, topic, line, key, None)
             for letter in out.dead_letters:
