@@ -212,6 +212,14 @@ def test_a_member_waiting_for_partitions_is_not_idle(topics: dict[str, KafkaUrl]
     assert sum(check_exactly_once(examples_program, topics).values()) == 2000
 
 
+def test_a_member_of_a_topic_that_does_not_exist_stops_when_idle(
+        topics: dict[str, KafkaUrl]) -> None:
+    # No group forms around a missing topic, so there are no partitions to wait for.
+    out, err = member(topics, "early", "--stop-when-idle", "1s").communicate(timeout=60)
+    assert json.loads(out)["input_records"] == 0 and json.loads(out)["complete"], err
+    assert "the input topic" in err and "does not exist (yet)" in err
+
+
 def group_state(group: str) -> str:
     """The consumer group's state as the broker names it (STABLE, PREPARING_REBALANCING, ...)."""
     from confluent_kafka.admin import AdminClient

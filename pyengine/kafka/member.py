@@ -22,6 +22,7 @@ import io
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,6 +158,12 @@ class Member:
                              f"{exc.args[0].str()}") from exc
         consumer.subscribe([c.input.topic], on_assign=self._assign, on_revoke=self._revoked,
                            on_lost=self._revoked)
+        if not _topic_exists(consumer, c.input.topic):
+            # No group forms around a topic that does not exist (yet): there is no
+            # assignment to wait for, and the idle time counts from now.
+            self._assigned = time.monotonic()
+            print(f"pyengine: warning: the input topic {c.input.topic!r} does not exist (yet) "
+                  f"on {c.input.servers}; the member waits for it", file=sys.stderr)
         last_message = time.monotonic()
         try:
             while True:
@@ -369,6 +376,18 @@ def _json_lines(table: pa.Table) -> list[bytes]:
     pl.from_arrow(table).write_ndjson(out)  # type: ignore[union-attr]
     # Split at newlines only: a string value may hold U+2028, which splitlines() splits.
     return out.getvalue().rstrip(b"\n").split(b"\n")
+
+
+def _topic_exists(consumer: Any, topic: str) -> bool:
+    """Whether the cluster has ``topic`` (a broker that cannot be reached: assume so,
+    and wait for it)."""
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    except KafkaException:
+        return True
+    return metadata is not None and metadata.error is None
 
 
 def _rewind(consumer: Any) -> None:
