@@ -1,0 +1,71 @@
+"""Kafka result messages, without a broker: each is the JSON of its result row.
+
+CLI.md asks for result messages with the same fields as the file outputs; their values
+are written as dead letters write theirs (``json_safe``: decimals as text, timestamps
+in RFC 3339), whatever the column's type and however hostile its strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyengine.batch.chunk import json_safe
+from pyengine.kafka.member import _json_lines
+from tests.strategies import floats, ints, strings
+
+STRING = pa.dictionary(pa.int32(), pa.string())
+MICROS = st.integers(-62135596800_000000, 253402300799_999999)  # years 0001 to 9999
+
+# Result column types (chunk.arrow_type) and values of each, None for null.
+COLUMNS: dict[str, tuple[pa.DataType, st.SearchStrategy[Any]]] = {
+    "id": (pa.string(), strings),
+    "decision": (STRING, strings),
+    "fired": (pa.list_(STRING), st.lists(strings, max_size=3)),
+    "count": (pa.int64(), ints),
+    "ratio": (pa.float64(), floats),
+    "ok": (pa.bool_(), st.booleans()),
+    "amount": (pa.decimal128(19, 2), st.integers(-10**17, 10**17).map(
+        lambda n: Decimal(n).scaleb(-2))),
+    "at": (pa.timestamp("us", tz="UTC"), MICROS.map(
+        lambda us: dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+            microseconds=us))),
+    "tags": (pa.list_(pa.int64()), st.lists(ints, max_size=3)),
+}
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    arrays = []
+    for name, (arrow, _) in COLUMNS.items():
+        values = [row[name] for row in rows]
+        if arrow == STRING:
+            arrays.append(pa.array(values, pa.string()).dictionary_encode())
+        elif arrow == pa.list_(STRING):
+            arrays.append(pa.array(values, pa.list_(pa.string())).cast(arrow))
+        else:
+            arrays.append(pa.array(values, arrow))
+    return pa.Table.from_arrays(arrays, names=list(COLUMNS))
+
+
+rows = st.fixed_dictionaries({name: st.none() | values
+                              for name, (_, values) in COLUMNS.items()})
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=20))
+def test_each_result_message_is_the_json_of_its_row(batch: list[dict[str, Any]]) -> None:
+    table = _table(batch)
+    lines = _json_lines(table)
+    assert len(lines) == table.num_rows
+    for line, row in zip(lines, table.to_pylist(), strict=True):
+        assert json.loads(line) == json_safe(row)
+
+
+def test_no_results_no_messages() -> None:
+    assert _json_lines(_table([])) == []
