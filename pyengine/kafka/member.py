@@ -356,7 +356,7 @@ class Member:
 
 
 def _key(txn_id: Any, message: Any) -> bytes | None:
-    """The key of a result or dead letter: its transaction's id (CLI.md); the input
+    """The key of a dead letter: its transaction's id (CLI.md), as for results; the input
     message's key when there is no id to use (a message that is not a JSON object, or
     whose id is missing or not a string)."""
     if isinstance(txn_id, str):
