@@ -203,10 +203,12 @@ def test_a_member_waiting_for_partitions_is_not_idle(topics: dict[str, KafkaUrl]
 
     wait_for(squatting)
     proc = member(topics, "late", "--stop-when-idle", "2s")
-    wait_for(lambda: group_state(group) == "PREPARING_REBALANCING")  # the member has joined
-    time.sleep(4)  # the member waits for partitions longer than its idle limit
-    assert proc.poll() is None, "the member stopped while waiting for partitions"
-    squatter.close()
+    try:
+        wait_for(lambda: group_state(group) == "PREPARING_REBALANCING")  # the member joined
+        time.sleep(4)  # the member waits for partitions longer than its idle limit
+        assert proc.poll() is None, "the member stopped while waiting for partitions"
+    finally:
+        squatter.close()
     report = finish(proc)
     assert report["input_records"] == 2000 and report["complete"]
     assert sum(check_exactly_once(examples_program, topics).values()) == 2000
@@ -215,7 +217,11 @@ def test_a_member_waiting_for_partitions_is_not_idle(topics: dict[str, KafkaUrl]
 def test_a_member_of_a_topic_that_does_not_exist_stops_when_idle(
         topics: dict[str, KafkaUrl]) -> None:
     # No group forms around a missing topic, so there are no partitions to wait for.
-    out, err = member(topics, "early", "--stop-when-idle", "1s").communicate(timeout=60)
+    proc = member(topics, "early", "--stop-when-idle", "1s")
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # a member that waits forever fails the test, and must not outlive it
     assert json.loads(out)["input_records"] == 0 and json.loads(out)["complete"], err
     assert "the input topic" in err and "does not exist (yet)" in err
 
