@@ -124,8 +124,10 @@ class EvaluationError(RecordError):
     kind = "evaluation"
 
 
+_RECORD_ERRORS: dict[str, type[RecordError]] = {
+    cls.kind: cls for cls in (SchemaViolation, UnknownClient, EvaluationError)}
+
+
 def record_error(kind: str, message: str, rule: str | None = None) -> RecordError:
     """The RecordError subclass of a DLQ error ``kind`` (schema, unknown_client, evaluation)."""
-    classes: dict[str, type[RecordError]] = {
-        cls.kind: cls for cls in (SchemaViolation, UnknownClient, EvaluationError)}
-    return classes[kind](message, rule)
+    return _RECORD_ERRORS[kind](message, rule)

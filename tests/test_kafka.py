@@ -85,13 +85,17 @@ def wait_for(condition: Any, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
-def members_with_partitions(group: str) -> int:
-    """How many members of a consumer group have partitions assigned (0 before it forms)."""
+def describe_group(group: str) -> Any:
+    """The broker's description of a consumer group: its state and members."""
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": SERVERS})
-    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
-    return sum(1 for m in description.members if m.assignment.topic_partitions)
+    return admin.describe_consumer_groups([group])[group].result(timeout=10)
+
+
+def members_with_partitions(group: str) -> int:
+    """How many members of a consumer group have partitions assigned (0 before it forms)."""
+    return sum(1 for m in describe_group(group).members if m.assignment.topic_partitions)
 
 
 def committed_results(url: KafkaUrl) -> int:
@@ -228,10 +232,7 @@ def test_a_member_of_a_topic_that_does_not_exist_stops_when_idle(
 
 def group_state(group: str) -> str:
     """The consumer group's state as the broker names it (STABLE, PREPARING_REBALANCING, ...)."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": SERVERS})
-    return str(admin.describe_consumer_groups([group])[group].result(timeout=10).state.name)
+    return str(describe_group(group).state.name)
 
 
 def test_broker_restart_mid_run(topics: dict[str, KafkaUrl], examples_program: Program) -> None:
