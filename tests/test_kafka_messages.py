@@ -21,7 +21,13 @@ from pyengine.kafka.member import _json_lines
 from tests.strategies import floats, ints, strings
 
 STRING = pa.dictionary(pa.int32(), pa.string())
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROS = st.integers(-62135596800_000000, 253402300799_999999)  # years 0001 to 9999
+# Whole seconds and whole milliseconds too: writers shorten their fractions.
+timestamps = (MICROS | MICROS.map(lambda us: us // 1000 * 1000)
+              | MICROS.map(lambda us: us // 1_000_000 * 1_000_000)).map(
+    lambda us: EPOCH + dt.timedelta(microseconds=us))
 
 # Result column types (chunk.arrow_type) and values of each, None for null.
 COLUMNS: dict[str, tuple[pa.DataType, st.SearchStrategy[Any]]] = {
@@ -33,10 +39,9 @@ COLUMNS: dict[str, tuple[pa.DataType, st.SearchStrategy[Any]]] = {
     "ok": (pa.bool_(), st.booleans()),
     "amount": (pa.decimal128(19, 2), st.integers(-10**17, 10**17).map(
         lambda n: Decimal(n).scaleb(-2))),
-    "at": (pa.timestamp("us", tz="UTC"), MICROS.map(
-        lambda us: dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-            microseconds=us))),
+    "at": (TIMESTAMP, timestamps),
     "tags": (pa.list_(pa.int64()), st.lists(ints, max_size=3)),
+    "times": (pa.list_(TIMESTAMP), st.lists(timestamps, max_size=3)),
 }
 
 
@@ -69,3 +74,12 @@ def test_each_result_message_is_the_json_of_its_row(batch: list[dict[str, Any]])
 
 def test_no_results_no_messages() -> None:
     assert _json_lines(_table([])) == []
+
+
+def test_timestamps_keep_six_fraction_digits_when_all_are_whole_milliseconds() -> None:
+    # Found by the test above in CI: polars shortens a column of whole milliseconds.
+    at = EPOCH + dt.timedelta(milliseconds=3)
+    row = {name: None for name in COLUMNS} | {"at": at, "times": [at, EPOCH]}
+    message = json.loads(_json_lines(_table([row]))[0])
+    assert message["at"] == "1970-01-01T00:00:00.003000+00:00"
+    assert message["times"] == [message["at"], "1970-01-01T00:00:00+00:00"]

@@ -372,10 +372,28 @@ def _json_lines(table: pa.Table) -> list[bytes]:
 
     if table.num_rows == 0:
         return []
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
     out = io.BytesIO()
-    pl.from_arrow(table).write_ndjson(out)  # type: ignore[union-attr]
+    frame.select(_isoformat(pl.col(name), frame.schema[name])
+                 for name in frame.columns).write_ndjson(out)
     # Split at newlines only: a string value may hold U+2028, which splitlines() splits.
     return out.getvalue().rstrip(b"\n").split(b"\n")
+
+
+def _isoformat(column: Any, dtype: Any) -> Any:
+    """``column`` with its timestamps, also those in lists, as ``datetime.isoformat``
+    writes them: polars would write 3 fraction digits when a column's values are whole
+    milliseconds, where dead letters (``json_safe``) write 6."""
+    import polars as pl
+
+    if isinstance(dtype, pl.List):
+        return column.list.eval(_isoformat(pl.element(), dtype.inner))
+    if not isinstance(dtype, pl.Datetime):
+        return column
+    whole = column.dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+    fraction = column.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
+    return pl.when(column.dt.microsecond() == 0).then(whole).otherwise(fraction)
 
 
 def _topic_exists(consumer: Any, topic: str) -> bool:
