@@ -249,6 +249,78 @@ def test_broker_restart_mid_run(topics: dict[str, KafkaUrl], examples_program: P
     assert report["complete"]
 
 
+class _AbortsThirdCommit:
+    """A real transactional producer whose third commit fails with an abortable error
+    instead, as a commit does when the coordinator has timed its transaction out (which
+    takes a paused process to provoke). The member must then abort it for real."""
+
+    def __init__(self, producer: Any):
+        self._producer = producer
+        self.commits = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+    def commit_transaction(self, *args: Any) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        self.commits += 1
+        if self.commits == 3:
+            raise KafkaException(KafkaError(KafkaError._STATE, "injected: transaction timed out",
+                                            txn_requires_abort=True))
+        self._producer.commit_transaction(*args)
+
+
+def test_an_aborted_commit_rewinds_past_the_batch_evaluated_meanwhile(
+        topics: dict[str, KafkaUrl], examples_program: Program, examples_compiled: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The third batch's commit fails while the fourth batch is being evaluated: both
+    # must be read again, the fourth not produced as well.
+    from pyengine.engine import Engine
+    from pyengine.kafka.member import Member, MemberConfig
+
+    produce_transactions(topics["input"], 5000, partitions=2, seed=9, bad_fraction=0.01)
+    real_clients = Member._clients
+
+    def clients(self: Member) -> tuple[Any, Any]:
+        consumer, producer = real_clients(self)
+        return consumer, _AbortsThirdCommit(producer)
+
+    monkeypatch.setattr(Member, "_clients", clients)
+    config = MemberConfig(topics["input"], topics["results"], topics["dlq"],
+                          topics["group"].topic, workers=1, batch_size=500, stop_when_idle=3.0)
+    with Engine(examples_compiled) as engine:
+        report = Member(engine, config).run()
+    assert report["kafka"]["aborted"] == 1 and report["complete"]
+    assert report["input_records"] == 5000
+    assert sum(check_exactly_once(examples_program, topics).values()) == 5000
+
+
+def test_a_fenced_member_stops_and_its_restart_finishes(topics: dict[str, KafkaUrl],
+                                                       examples_program: Program) -> None:
+    from confluent_kafka import Producer
+
+    produce_transactions(topics["input"], 2000, partitions=2, seed=10, bad_fraction=0.01)
+    ensure_topic(topics["results"], 1)
+    proc = member(topics, "f", "--batch-size", "500", "--stop-when-idle", "20s")
+    try:
+        wait_for(lambda: committed_results(topics["results"]) >= 1900)  # a few dead letters
+        # Another producer with the member's transactional id fences it, as a second
+        # process started with the same --member would; the member finds out with its
+        # next transaction.
+        usurper = Producer({"bootstrap.servers": SERVERS,
+                            "transactional.id": f"pyengine-{topics['group'].topic}-f"})
+        usurper.init_transactions(30)
+        produce_transactions(topics["input"], 2000, partitions=2, seed=11, bad_fraction=0.01)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "pyengine: error:" in err and "supervisor" in err and "Traceback" not in err, err
+    finish(member(topics, "f", "--stop-when-idle", "4s"))
+    assert sum(check_exactly_once(examples_program, topics).values()) == 4000
+
+
 def test_kafka_usage_errors(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "pyengine", "run", "--rules", str(EXAMPLES),
