@@ -271,11 +271,10 @@ class _AbortsThirdCommit:
         self._producer.commit_transaction(*args)
 
 
-def test_an_aborted_commit_rewinds_past_the_batch_evaluated_meanwhile(
+def test_an_aborted_commit_rewinds_and_the_batch_is_read_again(
         topics: dict[str, KafkaUrl], examples_program: Program, examples_compiled: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # The third batch's commit fails while the fourth batch is being evaluated: both
-    # must be read again, the fourth not produced as well.
+    # The third batch's commit fails: its outputs are aborted, and it is read again.
     from pyengine.engine import Engine
     from pyengine.kafka.member import Member, MemberConfig
 

@@ -6,14 +6,11 @@ produced inside one Kafka transaction that also commits the batch's consumed
 offsets (``send_offsets_to_transaction``), so a batch is either wholly visible to
 ``read_committed`` readers with its offsets committed, or not at all.
 
-A batch's transaction is committed on a helper thread while the next batch is
-polled and evaluated: the commit mostly waits for the broker, and on its own a
-member would spend a fifth of its time waiting. The next transaction begins only
-once that commit has ended, and a rebalance waits for it (the revoke callback), so
-revoked partitions have committed everything and lost partitions lose nothing. An
-abortable error aborts the batch and rewinds the consumer to the committed offsets,
-dropping the batch evaluated meanwhile, so both are evaluated again; a fatal error
-(a fenced producer, a broker that refuses transactions) ends the member with
+A transaction is always committed before the next poll, so a rebalance never
+finds one open: revoked partitions have committed everything, and lost partitions
+lose nothing. An abortable error aborts the batch and rewinds the consumer to
+the committed offsets, so the batch is evaluated again; a fatal error (a fenced
+producer, a broker that refuses transactions) ends the member with
 :class:`KafkaError` for a supervisor to restart it.
 """
 
@@ -28,7 +25,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,9 +107,6 @@ class Member:
         # When the group last gave this member its partitions (maybe none); None while
         # it waits for them: joining, or between a revocation and the next assignment.
         self._assigned: float | None = None
-        # The transaction being committed on the helper thread, and what it holds.
-        self._committing: Future[bool] | None = None
-        self._in_flight: tuple[Polled, list[ChunkOutput], list[dict[str, Any]]] | None = None
 
     # -- clients ---------------------------------------------------------
     def _clients(self) -> tuple[Any, Any]:
@@ -172,25 +165,25 @@ class Member:
             print(f"pyengine: warning: the input topic {c.input.topic!r} does not exist (yet) "
                   f"on {c.input.servers}; the member waits for it", file=sys.stderr)
         last_message = time.monotonic()
-        committer = ThreadPoolExecutor(1, thread_name_prefix="pyengine-commit")
         try:
             while True:
                 if self._fatal is not None:
                     raise _stop(f"a Kafka client failed: {self._fatal.str()}")
                 batch = self._poll(consumer)
                 if not batch:
-                    self._settle(consumer)  # no next batch to overlap the commit with
                     limit = c.stop_when_idle
                     if limit is not None and self._idle(last_message) >= limit:
                         self.stopped_idle = True
                         break
                     continue
                 last_message = time.monotonic()
+                start = time.perf_counter()
                 self.first_batch = self.first_batch or time.time()
-                self._process(consumer, producer, committer, batch)
+                self._process(consumer, producer, batch)
+                self.active += time.perf_counter() - start
+                self.last_batch = time.time()
                 self._progress(consumer)
         finally:
-            committer.shutdown(wait=True)  # a commit in flight ends before the clients
             consumer.close()
         return self.report()
 
@@ -206,11 +199,9 @@ class Member:
         self._assigned = time.monotonic()
 
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
-        # The transaction in flight ends before the partitions go: revoked partitions
-        # have then committed all they produced, and lost ones lose nothing (the new
-        # owner starts at the committed offsets). No rewind after an abort: the next
-        # assignment starts at the committed offsets anyway.
-        self._settle(consumer, rewind=False)
+        # Nothing to commit or abort: no transaction is ever open while the consumer
+        # polls, so revoked partitions have committed all they produced, and lost ones
+        # lose nothing (the new owner starts at the committed offsets).
         self._assigned = None
         self.counters.revocations += 1
 
@@ -230,74 +221,36 @@ class Member:
                 self._trouble = time.monotonic()
         return good
 
-    def _process(self, consumer: Any, producer: Any, committer: ThreadPoolExecutor,
-                 batch: list[Any]) -> None:
-        """Evaluate a batch, produce its outputs in a transaction, and hand the commit
-        to ``committer``; or abort it and rewind to the committed offsets."""
+    def _process(self, consumer: Any, producer: Any, batch: list[Any]) -> None:
+        """Evaluate a batch and commit it, or abort it and rewind to the committed offsets."""
         from confluent_kafka import KafkaException, TopicPartition
 
-        start = time.perf_counter()
         polled = Polled.of(batch)
-        outputs = self._evaluate(batch)  # meanwhile, the previous batch commits
-        self.active += time.perf_counter() - start
-        if not self._settle(consumer):
-            return  # it aborted: this batch, polled past it, is read again
-        start = time.perf_counter()
+        outputs = self._evaluate(batch)
         topic = self.config.input.topic  # the only one subscribed to
         offsets = [TopicPartition(topic, p, o + 1) for p, o in polled.ends().items()]
         try:
             producer.begin_transaction()
             letters = self._produce(producer, polled, outputs)
+            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
+            self._commit(producer)
         except KafkaException as exc:
             _abort(producer, exc)
             self.counters.aborted += 1
             _rewind(consumer)
-        else:
-            self._in_flight = (polled, outputs, letters)
-            self._committing = committer.submit(
-                self._commit, producer, offsets, consumer.consumer_group_metadata())
-        self.active += time.perf_counter() - start
+            return
+        self._count(polled, outputs, letters)
 
-    def _commit(self, producer: Any, offsets: list[Any], group: Any) -> bool:
-        """On the helper thread: commit the open transaction with the batch's offsets.
-        False if it had to be aborted; KafkaError if the member must stop."""
+    def _commit(self, producer: Any) -> None:
         from confluent_kafka import KafkaException
 
-        try:
-            producer.send_offsets_to_transaction(offsets, group, 60)
-            while True:
-                try:
-                    producer.commit_transaction(60)
-                    return True
-                except KafkaException as exc:
-                    if not exc.args[0].retriable():
-                        raise
-        except KafkaException as exc:
-            _abort(producer, exc)
-            return False
-
-    def _settle(self, consumer: Any, rewind: bool = True) -> bool:
-        """Wait for the commit in flight, if any, and count its batch; False if it
-        aborted (the consumer is then rewound to the committed offsets, if ``rewind``).
-        The wait counts as busy time."""
-        if self._committing is None:
-            return True
-        start = time.perf_counter()
-        committing, self._committing = self._committing, None
-        in_flight, self._in_flight = self._in_flight, None
-        try:
-            committed = committing.result()  # raises the helper thread's KafkaError
-        finally:
-            self.active += time.perf_counter() - start
-        if not committed:
-            self.counters.aborted += 1
-            if rewind:
-                _rewind(consumer)
-            return False
-        assert in_flight is not None
-        self._count(*in_flight)
-        self.last_batch = time.time()
-        return True
+        while True:
+            try:
+                producer.commit_transaction(60)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable():
+                    raise
 
     def _evaluate(self, batch: list[Any]) -> list[ChunkOutput]:
         """Evaluate the messages' values as JSON records, one chunk per worker; a
