@@ -99,3 +99,29 @@ def test_help_on_every_command() -> None:
     for command in ("build-rules", "test-rules", "schema"):
         result = pyengine(command, "--help")
         assert result.returncode == 0 and "usage: pyengine" in result.stdout
+
+
+# A Kafka member's collector settings, in a process of its own (they are process-wide):
+# batches of short-lived objects trigger no collection, cyclic garbage still does.
+_QUIET_GC = """
+import gc
+from pyengine.cli import _quiet_gc
+
+_quiet_gc()
+before = gc.get_stats()[0]["collections"]
+for _ in range(50):  # 50 batches of 20,000 messages' objects, freed with their batch
+    batch = [[n] for n in range(20_000)]
+    del batch
+after_batches = gc.get_stats()[0]["collections"]
+for _ in range(200_000):  # objects only the collector can free
+    cycle = []
+    cycle.append(cycle)
+print(gc.get_freeze_count() > 0, after_batches - before,
+      gc.get_stats()[0]["collections"] > after_batches)
+"""
+
+
+def test_a_kafka_member_collects_cycles_but_not_per_batch() -> None:
+    out = subprocess.run([sys.executable, "-c", _QUIET_GC], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    assert out.split() == ["True", "0", "True"]
