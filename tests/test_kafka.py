@@ -98,6 +98,11 @@ def members_with_partitions(group: str) -> int:
     return sum(1 for m in describe_group(group).members if m.assignment.topic_partitions)
 
 
+def group_state(group: str) -> str:
+    """The consumer group's state as the broker names it (STABLE, PREPARING_REBALANCING, ...)."""
+    return str(describe_group(group).state.name)
+
+
 def committed_results(url: KafkaUrl) -> int:
     return len(read_topic(url, idle=0.5))
 
@@ -228,11 +233,6 @@ def test_a_member_of_a_topic_that_does_not_exist_stops_when_idle(
         proc.kill()  # a member that waits forever fails the test, and must not outlive it
     assert json.loads(out)["input_records"] == 0 and json.loads(out)["complete"], err
     assert "the input topic" in err and "does not exist (yet)" in err
-
-
-def group_state(group: str) -> str:
-    """The consumer group's state as the broker names it (STABLE, PREPARING_REBALANCING, ...)."""
-    return str(describe_group(group).state.name)
 
 
 def test_broker_restart_mid_run(topics: dict[str, KafkaUrl], examples_program: Program) -> None:
