@@ -42,6 +42,42 @@ def test_feature_version_and_options(tmp_path: Path) -> None:
     assert "--enable-native-access=ALL-UNNAMED" not in jvm_options(17)
 
 
+def test_the_heap_is_sized_unless_the_user_sizes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYENGINE_JVM_OPTIONS", raising=False)
+    assert {"-XX:+DisableExplicitGC", "-Xmn128m"} <= set(jvm_options(17))
+    monkeypatch.setenv("PYENGINE_JVM_OPTIONS", "-Xmx16m -Dx=1")
+    options = jvm_options(17)
+    assert "-Xmn128m" not in options
+    assert options[-2:] == ["-Xmx16m", "-Dx=1"]
+
+
+# Python's heap grows by 20 MB between collections, in malloc's heap, which JPype
+# watches: past its limit (10 MB of growth), JPype's hook at the end of a collection
+# calls System.gc(), a full Java collection (checked: this fails without the option).
+_GROWING_HEAP = """
+import gc, jpype
+from pyengine.jvm.runtime import start
+start()
+beans = jpype.JClass("java.lang.management.ManagementFactory").getGarbageCollectorMXBeans()
+def collections():
+    return {str(b.getName()): int(b.getCollectionCount()) for b in beans}
+before = collections()
+held = []
+for _ in range(10):
+    held.append([bytes(2000) for _ in range(10_000)])  # malloc, not mmap
+    gc.collect()
+print(before == collections(), sorted(collections()))
+"""
+
+
+@pytest.mark.jvm
+def test_python_collections_do_not_make_java_collect() -> None:
+    result = subprocess.run([sys.executable, "-c", _GROWING_HEAP], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" ", 1)[0] == "True", result.stdout
+
+
 def test_a_broken_java_home_fails_clearly_in_a_fresh_process(tmp_path: Path) -> None:
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "java").write_text("#!/bin/sh\n")

@@ -55,13 +55,29 @@ def _libjvm(home: Path) -> Path:
     raise JvmError(f"no libjvm found under {home}: is it a complete JDK?")
 
 
+# Options by which a user sizes the heap (PYENGINE_JVM_OPTIONS).
+_HEAP_SIZES = ("-Xmx", "-Xmn", "-XX:MaxHeapSize", "-XX:NewSize", "-XX:MaxNewSize")
+
+
 def jvm_options(feature: int) -> list[str]:
     """JVM flags for this JDK release."""
     options = ["-Xss8m", "-XX:+UseParallelGC"]
+    # JPype calls System.gc() after a Python collection that found Python's heap grown,
+    # in case Java holds Python memory; a full collection stops every worker's Java,
+    # and when it ends JPype runs a full Python collection under the GIL. pyengine gives
+    # Java no Python memory to hold (jvm/rules.unowned_buffer), and those pauses cost
+    # two workers 10-25% of evaluate_batch (docs/benchmarks.md).
+    options.append("-XX:+DisableExplicitGC")
+    extra = os.environ.get("PYENGINE_JVM_OPTIONS", "").split()
+    if not any(o.startswith(_HEAP_SIZES) for o in extra):
+        # Java now collects only when its young generation is full: a small one keeps
+        # the memory a long run touches the same as a short run's. A heap sized by the
+        # user is left as they size it (a young generation larger than their heap
+        # would only print a warning).
+        options.append("-Xmn128m")
     if feature >= 22:
         # JPype's native bridge would otherwise print a restricted-method warning.
         options.append("--enable-native-access=ALL-UNNAMED")
-    extra = os.environ.get("PYENGINE_JVM_OPTIONS", "").split()
     return options + extra
 
 
