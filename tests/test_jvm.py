@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyengine.errors import JvmError
-from pyengine.jvm.rules import CompiledRules
+from pyengine.jvm.rules import CompiledRules, error_details
 from pyengine.jvm.runtime import java_feature_version, java_home, jvm_options
 from pyengine.reference import ops
 from pyengine.reference.evaluator import evaluate
@@ -103,6 +103,22 @@ def test_jar_from_other_rules_is_refused(tmp_path: Path, examples_compiled: Any)
     other = load_rules(write_rules(tmp_path / "r", {"c.yaml": one_rule("true")}))
     with pytest.raises(JvmError, match="was built from other rules"):
         CompiledRules(other, examples_compiled.loader.jar)
+
+
+@pytest.mark.jvm
+def test_a_chunk_evaluated_again_keeps_one_detail_per_failed_row(tmp_path: Path) -> None:
+    from pyengine.batch.convert import columns_from_records
+    from pyengine.pipeline import compile_rules
+
+    compiled = compile_rules(write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")}),
+                             "javac")
+    raws = [{**TXN, "client_id": client} for client in ("c", "x1", "c", "x2")]
+    columns = columns_from_records(compiled.program.schema, raws)
+    bound = compiled.bind_columns(columns, 0, columns.n)
+    for start in (0, 0, 2):  # evaluated again: all of it, then from row 2 on
+        compiled.evaluator().evaluateChunk(bound.chunk, start, bound.rows)
+        assert list(bound.chunk.errorRows()) == [1, 3]
+        assert error_details(bound.chunk) == {1: "x1", 3: "x2"}
 
 
 @pytest.mark.jvm

@@ -210,14 +210,14 @@ def _dead_letters(compiled: CompiledRules, batch: Batch, columns: Columns,
         elif not columns.ok[i]:
             error = {"kind": "schema", "message": columns.errors[i], "rule": None}
         elif result.error[i] == ops.UNKNOWN_CLIENT:
-            client = str(result.detail[i])
+            client = result.detail.get(i)
             error = {"kind": "unknown_client", "rule": None,
                      "message": f"no rule set serves client_id '{client}'"}
         else:
             code = int(result.error[i])
             ids = compiled.ids[int(result.ruleset[i])]
             where = int(result.where[i])
-            detail = "" if result.detail[i] is None else str(result.detail[i])
+            detail = result.detail.get(i) or ""
             error = {"kind": "evaluation", "message": ops.message(code, detail),
                      "rule": ids[where] if where >= 0 else None}
         letters.append({"position": start + i, "source": source, "error": error,

@@ -65,7 +65,7 @@ class ChunkResult:
     fired_codes: np.ndarray  # int32 indexes into Program.fired_ids
     outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # values, valid, offsets
     kinds: dict[str, tuple[str, bool]]  # java kind, is a list
-    detail: Any = None  # Java String[]: error details, by input row
+    detail: dict[int, str | None] = dc_field(default_factory=dict)  # failed input rows
     dictionaries: dict[str, list[str]] = dc_field(default_factory=dict)
 
     @classmethod
@@ -186,7 +186,6 @@ class CompiledRules:
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self._local = threading.local()
-        self._jstring_array = jpype.JArray(jpype.JString)
         # what a failing single-transaction call raises: from Java, or from packing a value
         self._call_errors = (jpype.JException, TypeError, OverflowError, struct.error)
 
@@ -265,7 +264,7 @@ class CompiledRules:
                 ok = error == 0
                 outputs = {o: chunk.value(o, i) for o in self.program.outputs} if ok else {}
                 outcomes.append(self._outcome(
-                    error, int(chunk.ruleset[i]), int(chunk.where[i]), chunk.detail[i],
+                    error, int(chunk.ruleset[i]), int(chunk.where[i]), chunk.detail.get(i),
                     int(chunk.decision[chunk.result_row[i]]) if ok else -1,
                     self._fired(chunk, i) if ok else [], outputs))
         return outcomes
@@ -292,6 +291,7 @@ class CompiledRules:
             raise JvmError(java_failure(exc)) from exc
         result = bound.result
         result.compact()
+        result.detail = error_details(bound.chunk)
         for index, (name, _) in enumerate(self.outputs):
             result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
         return result
@@ -302,7 +302,6 @@ class CompiledRules:
         chunk = self.chunk_class()
         keep: list[np.ndarray] = []
         bindings, result = self.chunk_bindings(columns, from_, to)
-        result.detail = self._jstring_array(to - from_)
         for method, args in bindings:
             java_args = []
             for arg in args:
@@ -311,16 +310,13 @@ class CompiledRules:
                     keep.append(arg)
                     arg = unowned_buffer(arg, writable=method in RESULT_BINDINGS)
                 java_args.append(arg)
-            if method == "bindResults":
-                java_args.insert(4, result.detail)
             getattr(chunk, method)(*java_args)
         return BoundChunk(chunk, to - from_, result, keep)
 
     def chunk_bindings(self, columns: Columns, from_: int, to: int
                        ) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
         """The Chunk calls that bind rows [from_, to): (method, arguments) with numpy
-        arrays where Java takes a direct buffer (``bindResults`` also takes the
-        String[] of error details, after its fourth buffer); and the result arrays.
+        arrays where Java takes a direct buffer; and the result arrays.
         Fields no rule reads are bound to a byte Java never reads. ``bench jmh`` writes
         the same calls to files for the pure-Java benchmark."""
         bindings: list[tuple[str, list[Any]]] = []
@@ -365,6 +361,15 @@ class CompiledRules:
                 "evaluation", ops.CODE_NAMES.get(error, "internal"),
                 ids[where] if where >= 0 else None, ops.message(error, text)))
         return Outcome(ruleset=name, decision=ACTIONS[decision], fired=fired, outputs=outputs)
+
+
+def error_details(chunk: Any) -> dict[int, str | None]:
+    """The error details Java kept for an evaluated Chunk's failed rows, by input row."""
+    rows = chunk.errorRows()
+    if not len(rows):
+        return {}
+    details = (None if d is None else str(d) for d in chunk.errorDetails())
+    return dict(zip(np.asarray(rows).tolist(), details, strict=True))
 
 
 def java_failure(exc: Any) -> str:

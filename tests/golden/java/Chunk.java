@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.util.Arrays;
 import pyengine.runtime.StringDict;
 import pyengine.runtime.Utf8Cache;
 
@@ -59,7 +60,11 @@ public final class Chunk {
     private IntBuffer ruleset;
     private IntBuffer error;
     private IntBuffer errorWhere;
-    private String[] errorDetail;
+    // Error details of the failed rows, in row order: a chunk has few failed rows or
+    // none, and a slot for every row would be garbage Java collects for each chunk.
+    private int[] detailRows = new int[0];
+    private String[] details = new String[0];
+    private int detailCount;
     // By result row:
     private ByteBuffer decision;
     private IntBuffer firedOffsets;
@@ -165,18 +170,18 @@ public final class Chunk {
     /**
      * Bind the fixed result columns. Only evaluated rows get a result row, so results
      * come out compacted: resultRow (rows + 1 int32, the first 0) holds the number of
-     * result rows before each input row. By input row: ruleset and the error columns.
+     * result rows before each input row. By input row: ruleset and the error columns
+     * (a failed row's detail: errorRows()).
      * By result row: decision, and the fired ids as an Arrow list, firedOffsets
      * (results + 1 int32) into firedCodes (Rules.FIRED_IDS).
      */
     public void bindResults(ByteBuffer resultRow, ByteBuffer ruleset,
-                            ByteBuffer error, ByteBuffer errorWhere, String[] errorDetail,
+                            ByteBuffer error, ByteBuffer errorWhere,
                             ByteBuffer decision, ByteBuffer firedOffsets, ByteBuffer firedCodes) {
         this.resultRow = resultRow.order(NATIVE).asIntBuffer();
         this.ruleset = ruleset.order(NATIVE).asIntBuffer();
         this.error = error.order(NATIVE).asIntBuffer();
         this.errorWhere = errorWhere.order(NATIVE).asIntBuffer();
-        this.errorDetail = errorDetail;
         this.decision = decision;
         this.firedOffsets = firedOffsets.order(NATIVE).asIntBuffer();
         this.firedCodes = firedCodes.order(NATIVE).asIntBuffer();
@@ -233,6 +238,33 @@ public final class Chunk {
         }
     }
 
+    /** The input rows that failed evaluation, in order (their details: errorDetails()). */
+    public int[] errorRows() {
+        return Arrays.copyOf(detailRows, detailCount);
+    }
+
+    /** The error detail of each row of errorRows() (null where the error has none). */
+    public String[] errorDetails() {
+        return Arrays.copyOf(details, detailCount);
+    }
+
+    /** Rows from {@code from} on are evaluated (again): forget their details. */
+    void restartAt(int from) {
+        while (detailCount > 0 && detailRows[detailCount - 1] >= from) {
+            details[--detailCount] = null;
+        }
+    }
+
+    private void addDetail(int row, String detail) {
+        if (detailCount == detailRows.length) {
+            int size = Math.max(16, 2 * detailCount);
+            detailRows = Arrays.copyOf(detailRows, size);
+            details = Arrays.copyOf(details, size);
+        }
+        detailRows[detailCount] = row;
+        details[detailCount++] = detail;
+    }
+
     /** The evaluator's caches of recent string values, one per field (see Evaluator). */
     private Utf8Cache[] recent;
 
@@ -277,7 +309,7 @@ public final class Chunk {
         ruleset.put(i, res.ruleset);
         if (res.error != 0) {
             errorWhere.put(i, res.errorWhere);
-            errorDetail[i] = res.errorDetail;
+            addDetail(i, res.errorDetail);
             storeEmpty(i);
             return;
         }

@@ -156,6 +156,7 @@ public final class Evaluator {
      */
     public void evaluateChunk(Chunk chunk, int from, int to) {
         chunk.useCaches(recent);
+        chunk.restartAt(from);
         for (int i = from; i < to; i++) {
             if (chunk.skip(i)) {
                 chunk.storeEmpty(i);

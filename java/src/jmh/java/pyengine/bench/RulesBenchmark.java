@@ -75,8 +75,8 @@ public class RulesBenchmark {
                     break;
                 case "bindResults":
                     chunk.bindResults(buffer(dir, w[1]), buffer(dir, w[2]), buffer(dir, w[3]),
-                                      buffer(dir, w[4]), new String[rows], buffer(dir, w[5]),
-                                      buffer(dir, w[6]), buffer(dir, w[7]));
+                                      buffer(dir, w[4]), buffer(dir, w[5]), buffer(dir, w[6]),
+                                      buffer(dir, w[7]));
                     break;
                 case "bindOutput":
                     chunk.bindOutput(Integer.parseInt(w[1]), buffer(dir, w[2]), buffer(dir, w[3]),
