@@ -83,12 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     engine = load(args.rules, builder=args.builder)
     table = transactions(args.records, seed=1)
-    engine.evaluate_batch(table.slice(0, 200_000), workers=1)  # JIT warm-up
     print(f"{args.records:,} transactions, {args.rules}")
     base: dict[int, float] = {}
     for workers in [int(w) for w in args.workers.split(",")]:
         java = statistics.median(args.records / java_loop_seconds(engine, table, workers)
                                  for _ in range(args.runs))
+        # Warm up this many workers' threads and their Java evaluators first, as the
+        # Java loop warms each of its threads: the first call starts them.
+        engine.evaluate_batch(table.slice(0, 200_000 * workers), workers=workers)
         api = []
         for _ in range(args.runs):
             start = time.perf_counter()
