@@ -1,0 +1,46 @@
+"""Typed Arrow columns (Parquet's) to the schema's columns, against their Python values."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyengine.batch.convert import convert_batch
+from pyengine.pipeline import load_program
+from pyengine.spec.program import Schema
+
+SCHEMA: Schema = load_program("examples/rules").schema
+
+
+# Slices start anywhere, mostly inside a byte of Arrow's bitmaps (validity, bool values),
+# and the columns are read where they are.
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.booleans()), max_size=40), st.integers(0, 20))
+def test_sliced_columns_convert_as_their_values(values: list[bool | None], start: int) -> None:
+    batch = pa.record_batch({
+        "vip": pa.array(values, pa.bool_()),
+        "note": pa.array([None if v is None else f"n{v}" for v in values], pa.string()),
+        "mcc": pa.array([None if v is None else int(v) for v in values], pa.int64()),
+    }).slice(start)
+    expected = values[start:]
+    columns = convert_batch(SCHEMA, batch)
+    present = [v is not None for v in expected]
+    for name in ("vip", "note", "mcc"):
+        assert columns.columns[name].present.tolist() == present, name
+    vip, note, mcc = (columns.columns[name] for name in ("vip", "note", "mcc"))
+    for i, v in enumerate(expected):
+        if v is None:
+            assert not columns.ok[i]  # vip and mcc are required
+            continue
+        assert (vip.values[i], mcc.values[i]) == (v, v)
+        assert note.dictionary[int(note.values[i])].as_py() == f"n{v}"
+
+
+def test_shared_arrays_are_not_writable() -> None:
+    # Columns without nulls share one array of presence (and plain strings one of codes):
+    # a write meant for one column would reach every other one.
+    columns = convert_batch(SCHEMA, pa.record_batch({"id": pa.array(["a", "b"]),
+                                                     "mcc": pa.array([1, 2])}))
+    for array in (columns.columns["mcc"].present, columns.columns["id"].values):
+        assert not array.flags.writeable
