@@ -292,8 +292,9 @@ class CompiledRules:
         result = bound.result
         result.compact()
         result.detail = error_details(bound.chunk)
-        for index, (name, _) in enumerate(self.outputs):
-            result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
+        for index, (name, t) in enumerate(self.outputs):
+            if java_kind(t) == "String":  # other outputs have no dictionary
+                result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
         return result
 
     def bind_columns(self, columns: Columns, from_: int, to: int) -> BoundChunk:
@@ -335,7 +336,9 @@ class CompiledRules:
                 offsets, data = _utf8_buffers(col.dictionary)
             values = np.ascontiguousarray(col.values[from_:to])
             bindings.append(("bindInput", [index, values, valid, offsets, data, size]))
-        mask = np.ascontiguousarray(columns.ok[from_:to]).view(np.uint8)
+        ok = columns.ok[from_:to]
+        # no mask (null in Java) when every row is ok: Java then checks none of them
+        mask = None if ok.all() else np.ascontiguousarray(ok).view(np.uint8)
         bindings.append(("bindMask", [mask]))
         result = ChunkResult.allocate(to - from_, self.program.max_fired, self.outputs,
                                       self.capacity)
