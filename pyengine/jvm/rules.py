@@ -163,7 +163,7 @@ _PYBUF_READ, _PYBUF_WRITE = 0x100, 0x200
 _memory_view = ctypes.pythonapi.PyMemoryView_FromMemory
 _memory_view.restype = ctypes.py_object
 _memory_view.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int)
-_NOTHING = np.zeros(1, np.uint8)  # bound in place of a field no rule reads
+_NOTHING = np.zeros(1, np.uint8)  # bound in place of no bytes: a direct buffer needs one
 
 
 class CompiledRules:
@@ -318,12 +318,12 @@ class CompiledRules:
                        ) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
         """The Chunk calls that bind rows [from_, to): (method, arguments) with numpy
         arrays where Java takes a direct buffer; and the result arrays.
-        Fields no rule reads are bound to a byte Java never reads. ``bench jmh`` writes
-        the same calls to files for the pure-Java benchmark."""
+        Fields no rule reads are not bound: Java never reads them, and each direct
+        buffer costs a JPype call. ``bench jmh`` writes the same calls to files for the
+        pure-Java benchmark."""
         bindings: list[tuple[str, list[Any]]] = []
         for index, f in enumerate(self.fields):
             if f.name not in self.program.read_fields:
-                bindings.append(("bindInput", [index, _NOTHING, _NOTHING, _NOTHING, _NOTHING, 0]))
                 continue
             col = columns.columns[f.name]
             # numpy bools are bytes of 0 or 1: Java reads them in place
@@ -345,9 +345,11 @@ class CompiledRules:
         bindings.append(("bindResults", [result.result_row, result.ruleset, result.error,
                                          result.where, result.decision, result.fired_offsets,
                                          result.fired_codes]))
-        for index, (name, _) in enumerate(self.outputs):
+        for index, (name, t) in enumerate(self.outputs):
             values, valid, offsets = result.outputs[name]
-            bindings.append(("bindOutput", [index, values, valid, offsets]))
+            # only a list has offsets: Java ignores the argument for other outputs
+            bindings.append(("bindOutput", [index, values, valid,
+                                            offsets if t.kind == "list" else None]))
         return bindings, result
 
     # -- decoding --------------------------------------------------------
