@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pyarrow as pa
 
-from pyengine.batch.convert import Columns, columns_from_records, convert_batch
+from pyengine.batch.convert import Columns, Shared, columns_from_records, convert_batch
 from pyengine.batch.csvlines import CsvLines, columns_from_csv
 from pyengine.batch.jsonlines import JsonLines, columns_from_json
 from pyengine.errors import JvmError
@@ -126,10 +126,10 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
     """The result rows; ``rows``: the input rows they come from, None when all."""
     program = compiled.program
     m = result.count
-    positions = np.arange(m, dtype=np.int64) if rows is None else rows.astype(np.int64)
+    positions = np.arange(start, start + m, dtype=np.int64) if rows is None else rows + start
     ruleset = result.ruleset[:m] if rows is None else result.ruleset[rows]
     arrays: list[pa.Array] = [
-        pa.array(positions + start),
+        pa.array(positions.astype(np.int64, copy=False)),
         _string_column(columns, "id", rows),
         _string_column(columns, "client_id", rows),
         _coded(ruleset, layout.rulesets),
@@ -139,8 +139,11 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
     ]
     for name, t in program.outputs.items():
         arrays.append(_output(result, name, t, m))
-    arrays.append(_coded(np.zeros(m, np.int32), pa.array([program.version], pa.string())))
+    arrays.append(_coded(_no_codes(m), pa.array([program.version], pa.string())))
     return pa.Table.from_arrays(arrays, schema=layout.schema)
+
+
+_no_codes = Shared(lambda n: np.zeros(n, np.int32))  # a column of one value: code 0
 
 
 def _coded(codes: np.ndarray | pa.Array, dictionary: pa.Array) -> pa.DictionaryArray:

@@ -93,10 +93,10 @@ def _convert_column(arr: pa.Array | pa.ChunkedArray, t: Type) -> Column:
     return _slow(arr, t)
 
 
-class _Shared:
-    """Read-only arrays of any length, cut from one cached array that grows when needed:
-    the columns of a chunk without nulls, or of plain strings, allocate nothing for
-    their presence or codes."""
+class Shared:
+    """Read-only arrays of any length, cut from one cached array that grows when needed,
+    for arrays every chunk would otherwise allocate alike: the presence of a column
+    without nulls, the codes of plain strings, a result column's codes of one value."""
 
     def __init__(self, make: Callable[[int], np.ndarray]):
         self._make = make
@@ -111,8 +111,8 @@ class _Shared:
         return array[:n]
 
 
-_all_present = _Shared(lambda n: np.ones(n, dtype=bool))
-_iota = _Shared(lambda n: np.arange(n, dtype=np.int32))
+_all_present = Shared(lambda n: np.ones(n, dtype=bool))
+_iota = Shared(lambda n: np.arange(n, dtype=np.int32))
 
 
 def _present(arr: pa.Array) -> np.ndarray:
