@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -24,10 +25,11 @@ from pyengine.batch.generate import write_transactions
 from pyengine.batch.job import JobConfig, run_job
 from pyengine.engine import Engine
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation
+from pyengine.lang.types import Type
 from pyengine.reference.evaluator import evaluate
 from pyengine.reliability.crash import checkpoint_position
 from tests.conftest import EXAMPLES, ROOT
-from tests.helpers import TXN
+from tests.helpers import TXN, write_rules
 
 pytestmark = pytest.mark.jvm
 
@@ -113,6 +115,65 @@ def test_evaluate_batch_matches_reference(engine: Engine) -> None:
     assert batch.results.schema.field("decision").type == pa.dictionary(pa.int32(), pa.string())
     assert batch.results.schema.field("fired").type.value_type == pa.dictionary(pa.int32(),
                                                                                  pa.string())
+
+
+# Outputs of every kind, scalar and list, null in some rows: Java writes them in
+# Arrow's layout (validity bitmaps, decimal128 words), which the columns use as they are.
+OUTPUT_KINDS = """\
+    ruleset: c
+    rules:
+      - id: big
+        when: mcc > 5
+        action: review
+        set: {fee: amount + 1.25, ratio: score, late: ts, vip_out: vip, code: channel}
+    tables:
+      - id: fees
+        hit: collect
+        inputs: [channel]
+        outputs: {fees: decimal(2)}
+        rows:
+          - ['"web", "pos"', amount]
+          - ['"web"', -amount]
+      - id: flags
+        hit: collect
+        inputs: [channel]
+        outputs: {flags: bool}
+        rows:
+          - ['"web"', vip]
+          - ['"web", "atm"', true]
+    """
+
+
+def test_output_columns_of_every_kind_hold_the_reference_values(tmp_path: Path) -> None:
+    from pyengine.engine import load
+
+    engine = load(write_rules(tmp_path / "r", {"c.yaml": OUTPUT_KINDS}), builder="javac")
+    rng = random.Random(5)
+    rows = [{**TXN, "id": f"r{i}", "mcc": rng.choice([1, 9]), "vip": rng.random() < 0.5,
+             "amount": f"{rng.randint(-10_000, 10_000) / 100:.2f}", "score": rng.random(),
+             "channel": rng.choice(["web", "pos", "atm", "mobile"])} for i in range(300)]
+    results = engine.evaluate_batch(pa.Table.from_pylist(rows), chunk_rows=64).results
+    results.validate(full=True)
+    empty = dict.fromkeys(engine.program.outputs, 0)  # null, or a list with no items
+    for row, got in zip(rows, results.to_pylist(), strict=True):
+        for name, value in evaluate(engine.program, row).outputs.items():
+            assert got[name] == arrow_value(value, engine.program.outputs[name]), (name, row)
+            empty[name] += value is None or value == []
+    assert all(0 < n < len(rows) for n in empty.values()), empty
+
+
+def arrow_value(value: Any, t: Type) -> Any:
+    """A reference evaluator's output value as a results column gives it back."""
+    if value is None:
+        return None
+    if t.kind == "list":
+        assert t.elem is not None
+        return [arrow_value(v, t.elem) for v in value]
+    if t.kind == "decimal":
+        return Decimal(value).scaleb(-t.scale)
+    if t.kind == "timestamp":
+        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
+    return value
 
 
 def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:

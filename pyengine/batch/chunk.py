@@ -153,51 +153,42 @@ def _coded(codes: np.ndarray | pa.Array, dictionary: pa.Array) -> pa.DictionaryA
     return pa.DictionaryArray.from_arrays(codes, dictionary, safe=False)
 
 
-def _list(offsets: np.ndarray, items: pa.Array, mask: np.ndarray | None = None) -> pa.Array:
-    return pa.ListArray.from_arrays(pa.array(offsets), items,
-                                    mask=None if mask is None else pa.array(mask))
+def _list(offsets: np.ndarray, items: pa.Array, validity: pa.Buffer | None = None,
+          ) -> pa.Array:
+    n = len(offsets) - 1
+    return pa.Array.from_buffers(pa.list_(items.type), n, [validity, pa.py_buffer(offsets)],
+                                 null_count=0 if validity is None else -1, children=[items])
 
 
 def _output(result: ChunkResult, name: str, t: Type, m: int) -> pa.Array:
+    # Java wrote Arrow's layout (validity bitmap, values, offsets): the arrays are
+    # assembled from its buffers as they are. Arrow counts the nulls when asked.
     values, valid, offsets = result.outputs[name]
-    mask = valid[:m] == 0
+    validity = pa.py_buffer(valid)
     if t.kind == "list":
         assert t.elem is not None
-        total = offsets[m]
-        items = _scalar_array(result, name, t.elem, values[:total], np.zeros(total, bool))
-        return _list(offsets[: m + 1], items, mask)
-    return _scalar_array(result, name, t, values[:m], mask)
+        items = _scalar_array(result, name, t.elem, values, int(offsets[m]), None)
+        return _list(offsets[: m + 1], items, validity)
+    return _scalar_array(result, name, t, values, m, validity)
 
 
-def _validity(mask: np.ndarray) -> pa.Buffer | None:
-    """An Arrow validity bitmap for ``mask`` (True: null), None when nothing is null."""
-    if not mask.any():
-        return None
-    return pa.py_buffer(np.packbits(~mask, bitorder="little"))
-
-
-def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray,
-                  mask: np.ndarray) -> pa.Array:
-    # Arrays are assembled from buffers: Java's values are used as they are (a null
-    # slot's value is never read), and a bitmap replaces pyarrow's mask conversion.
-    n, validity = len(values), _validity(mask)
+def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray, n: int,
+                  validity: pa.Buffer | None) -> pa.Array:
+    """An Arrow array of the first ``n`` values Java wrote (a null's value is never read)."""
+    nulls = 0 if validity is None else -1
     if t.kind == "string":
         dictionary = pa.array(result.dictionaries.get(name, []), pa.string())
-        codes = pa.Array.from_buffers(pa.int32(), n, [validity, pa.py_buffer(values)])
+        codes = pa.Array.from_buffers(pa.int32(), n, [validity, pa.py_buffer(values[:n])],
+                                      null_count=nulls)
         return _coded(codes, dictionary)
-    if t.kind == "decimal":
-        words = np.empty((n, 2), np.int64)
-        words[:, 0] = values
-        words[:, 1] = values >> 63
-        return pa.Array.from_buffers(pa.decimal128(19, t.scale), n,
-                                     [validity, pa.py_buffer(words)])
     if t.kind == "bool":
-        return pa.Array.from_buffers(pa.bool_(), n, [validity, pa.py_buffer(
-            np.packbits(values.astype(bool), bitorder="little"))])
-    arrow = arrow_type(t)
-    data = values.astype(np.float64 if t.kind == "float" else np.int64, copy=False)
-    return pa.Array.from_buffers(arrow, n, [validity, pa.py_buffer(
-        np.ascontiguousarray(data))])
+        data = np.packbits(values[:n].astype(bool), bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), n, [validity, pa.py_buffer(data)],
+                                     null_count=nulls)
+    words = 2 if t.kind == "decimal" else 1  # decimal128: two int64 words a value
+    return pa.Array.from_buffers(arrow_type(t), n,
+                                 [validity, pa.py_buffer(values[:n * words])],
+                                 null_count=nulls)
 
 
 def _dead_letters(compiled: CompiledRules, batch: Batch, columns: Columns,

@@ -49,6 +49,7 @@ class OutputView:
     cap: int = 1
     offset: int = 0  # in the single-result buffer (codegen.layout): validity byte
     values_offset: int = 0  # first value slot
+    decimal: bool = False  # a chunk holds it as Arrow's decimal128: two longs a value
 
 
 @dataclass
@@ -177,7 +178,7 @@ def _output_view(program: Program, index: int, name: str, t: Type,
     item = t.elem if t.kind == "list" and t.elem is not None else t
     return OutputView(index, name, jtype(item), item_kind(item), literal(_zero(item), item),
                       t.kind == "list", program.list_capacity(name), slot.offset,
-                      slot.values_offset)
+                      slot.values_offset, item.kind == "decimal")
 
 
 def _zero(t: Type) -> object:

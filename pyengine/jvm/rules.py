@@ -39,6 +39,13 @@ RESULT_BINDINGS = ("bindResults", "bindOutput")
 NUMPY_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
 
 
+def _words(t: Type) -> int:
+    """int64 words a value (a list: each item) of output type ``t`` takes in a chunk's
+    results: a decimal is Arrow's decimal128, its unscaled value and its sign."""
+    item = t.elem if t.kind == "list" and t.elem is not None else t
+    return 2 if item.kind == "decimal" else 1
+
+
 def java_kind(t: Type) -> str:
     """How a value (a list: each item) of ``t`` crosses to Java: long, double, boolean, String."""
     return jtype(t.elem if t.kind == "list" and t.elem is not None else t)
@@ -63,8 +70,9 @@ class ChunkResult:
     decision: np.ndarray  # int8: 0..3
     fired_offsets: np.ndarray  # int32, results + 1
     fired_codes: np.ndarray  # int32 indexes into Program.fired_ids
-    outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # values, valid, offsets
-    kinds: dict[str, tuple[str, bool]]  # java kind, is a list
+    # values, Arrow validity bitmap, offsets (lists); a decimal value is two int64 words
+    outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    kinds: dict[str, tuple[str, bool, int]]  # java kind, is a list, words a value
     detail: dict[int, str | None] = dc_field(default_factory=dict)  # failed input rows
     dictionaries: dict[str, list[str]] = dc_field(default_factory=dict)
 
@@ -74,8 +82,9 @@ class ChunkResult:
         """New result arrays for ``n`` input rows.
 
         Java writes every element Python reads (the columns by input row only for rows
-        that were not skipped), so only the first offset of each list starts at 0:
-        zeroing megabytes per chunk would cost more than the evaluation of many rows.
+        that were not skipped), so only the first offset of each list starts at 0 and
+        only the outputs' validity bitmaps (a bit a row) are zeroed: zeroing megabytes
+        per chunk would cost more than the evaluation of many rows.
         """
         def empty(size: int, dtype: Any) -> np.ndarray:
             return np.empty(max(size, 1), dtype)  # a direct buffer needs at least one byte
@@ -85,10 +94,11 @@ class ChunkResult:
             arr[0] = 0
             return arr
 
-        out = {name: (empty(n * capacity[name], NUMPY_DTYPES[java_kind(t)]),
-                      empty(n, np.uint8), offsets(n if t.kind == "list" else 0))
+        kinds = {name: (java_kind(t), t.kind == "list", _words(t)) for name, t in outputs}
+        out = {name: (empty(n * capacity[name] * kinds[name][2], NUMPY_DTYPES[java_kind(t)]),
+                      np.zeros(max((n + 7) // 8, 1), np.uint8),
+                      offsets(n if t.kind == "list" else 0))
                for name, t in outputs}
-        kinds = {name: (java_kind(t), t.kind == "list") for name, t in outputs}
         return cls(offsets(n), empty(n, np.int32), empty(n, np.int32), empty(n, np.int32),
                    empty(n, np.int8), offsets(n), empty(n * max_fired, np.int32), out, kinds)
 
@@ -98,8 +108,9 @@ class ChunkResult:
         m = self.count
         self.fired_codes = self.fired_codes[:self.fired_offsets[m]].copy()
         for name, (values, valid, offsets) in self.outputs.items():
-            if self.kinds[name][1]:
-                self.outputs[name] = (values[:offsets[m]].copy(), valid, offsets)
+            _, is_list, words = self.kinds[name]
+            if is_list:
+                self.outputs[name] = (values[:offsets[m] * words].copy(), valid, offsets)
 
     @property
     def count(self) -> int:
@@ -114,13 +125,14 @@ class ChunkResult:
     def value(self, name: str, i: int) -> Any:
         """Output ``name`` of input row ``i`` (evaluated) as a Python value (None when null)."""
         values, valid, offsets = self.outputs[name]
-        row = self.result_row[i]
-        if not valid[row]:
+        row = int(self.result_row[i])
+        if not (valid[row >> 3] >> (row & 7)) & 1:
             return None
-        kind, is_list = self.kinds[name]
+        kind, is_list, words = self.kinds[name]
         if not is_list:
-            return self._item(name, values[row], kind)
-        return [self._item(name, v, kind) for v in values[offsets[row]:offsets[row + 1]]]
+            return self._item(name, values[row * words], kind)
+        items = values[offsets[row] * words:offsets[row + 1] * words:words]
+        return [self._item(name, v, kind) for v in items]
 
     def _item(self, name: str, value: Any, kind: str) -> Any:
         if kind == "String":

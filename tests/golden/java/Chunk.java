@@ -69,20 +69,20 @@ public final class Chunk {
     private ByteBuffer decision;
     private IntBuffer firedOffsets;
     private IntBuffer firedCodes;
-    private LongBuffer out0; // fee
-    private ByteBuffer outValid0;
+    private LongBuffer out0; // fee (decimal128: value, sign)
+    private ByteBuffer outValid0; // Arrow's validity bitmap
     private IntBuffer out1; // label
-    private ByteBuffer outValid1;
+    private ByteBuffer outValid1; // Arrow's validity bitmap
     private final StringDict outDict1 = new StringDict();
     private IntBuffer out2; // level
-    private ByteBuffer outValid2;
+    private ByteBuffer outValid2; // Arrow's validity bitmap
     private final StringDict outDict2 = new StringDict();
     private IntBuffer out3; // tag: 3 slots per row
-    private ByteBuffer outValid3;
+    private ByteBuffer outValid3; // Arrow's validity bitmap
     private IntBuffer outOffsets3;
     private final StringDict outDict3 = new StringDict();
     private LongBuffer out4; // weight: 3 slots per row
-    private ByteBuffer outValid4;
+    private ByteBuffer outValid4; // Arrow's validity bitmap
     private IntBuffer outOffsets4;
 
     /**
@@ -188,9 +188,11 @@ public final class Chunk {
     }
 
     /**
-     * Bind output column {@code output} (index into Rules.OUTPUTS), by result row. A list
-     * output is written as Arrow lays a list out: offsets (results + 1 int32, the first 0)
-     * into values, which has room for Rules.OUTPUT_CAPACITY items per row.
+     * Bind output column {@code output} (index into Rules.OUTPUTS), by result row, as Arrow
+     * lays it out: a validity bitmap (zeroed by the caller), values (a decimal as Arrow's
+     * decimal128: its unscaled long, then its sign word) and for a list, offsets (results
+     * + 1 int32, the first 0) into values, which have room for Rules.OUTPUT_CAPACITY
+     * items per row.
      */
     public void bindOutput(int output, ByteBuffer values, ByteBuffer validity, ByteBuffer offsets) {
         switch (output) {
@@ -321,24 +323,35 @@ public final class Chunk {
         int fired = res.collectFired();
         for (int k = 0; k < fired; k++) firedCodes.put(at + k, res.firedCodes[k]);
         firedOffsets.put(row + 1, at + fired);
-        outValid0.put(row, (byte) (res.has_fee ? 1 : 0));
-        out0.put(row, res.o_fee);
-        outValid1.put(row, (byte) (res.has_label ? 1 : 0));
+        if (res.has_fee) setValid(outValid0, row);
+        putDecimal(out0, row, res.o_fee);
+        if (res.has_label) setValid(outValid1, row);
         out1.put(row, res.has_label ? outDict1.code(res.o_label) : 0);
-        outValid2.put(row, (byte) (res.has_level ? 1 : 0));
+        if (res.has_level) setValid(outValid2, row);
         out2.put(row, res.has_level ? outDict2.code(res.o_level) : 0);
-        outValid3.put(row, (byte) (res.has_tag ? 1 : 0));
+        if (res.has_tag) setValid(outValid3, row);
         int base3 = outOffsets3.get(row);
         for (int k = 0; k < res.n_tag; k++) {
             out3.put(base3 + k, outDict3.code(res.o_tag[k]));
         }
         outOffsets3.put(row + 1, base3 + res.n_tag);
-        outValid4.put(row, (byte) (res.has_weight ? 1 : 0));
+        if (res.has_weight) setValid(outValid4, row);
         int base4 = outOffsets4.get(row);
         for (int k = 0; k < res.n_weight; k++) {
             out4.put(base4 + k, res.o_weight[k]);
         }
         outOffsets4.put(row + 1, base4 + res.n_weight);
+    }
+
+    /** Mark value i valid in an Arrow validity bitmap. */
+    private static void setValid(ByteBuffer bitmap, int i) {
+        bitmap.put(i >> 3, (byte) (bitmap.get(i >> 3) | (1 << (i & 7))));
+    }
+
+    /** Write item i of a decimal output as Arrow's decimal128 (little-endian words). */
+    private static void putDecimal(LongBuffer values, int i, long unscaled) {
+        values.put(2 * i, unscaled);
+        values.put(2 * i + 1, unscaled >> 63);
     }
 
     /** Input row i has no result row: it was skipped or failed. */
