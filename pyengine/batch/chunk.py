@@ -129,7 +129,7 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
     positions = np.arange(start, start + m, dtype=np.int64) if rows is None else rows + start
     ruleset = result.ruleset[:m] if rows is None else result.ruleset[rows]
     arrays: list[pa.Array] = [
-        pa.array(positions.astype(np.int64, copy=False)),
+        pa.array(positions),
         _string_column(columns, "id", rows),
         _string_column(columns, "client_id", rows),
         _coded(ruleset, layout.rulesets),
@@ -153,8 +153,8 @@ def _coded(codes: np.ndarray | pa.Array, dictionary: pa.Array) -> pa.DictionaryA
     return pa.DictionaryArray.from_arrays(codes, dictionary, safe=False)
 
 
-def _list(offsets: np.ndarray, items: pa.Array, validity: pa.Buffer | None = None,
-          ) -> pa.Array:
+def _list(offsets: np.ndarray, items: pa.Array, validity: pa.Buffer | None = None) -> pa.Array:
+    """A list array of ``items`` cut by ``offsets`` (one more than its rows)."""
     n = len(offsets) - 1
     return pa.Array.from_buffers(pa.list_(items.type), n, [validity, pa.py_buffer(offsets)],
                                  null_count=0 if validity is None else -1, children=[items])
