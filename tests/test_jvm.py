@@ -122,6 +122,30 @@ def test_a_chunk_evaluated_again_keeps_one_detail_per_failed_row(tmp_path: Path)
 
 
 @pytest.mark.jvm
+def test_java_writes_every_validity_bit_of_the_outputs(examples_compiled: Any) -> None:
+    from pyengine.batch.convert import columns_from_records
+
+    cases = [(c, a) for c in ("acme", "globex", "initech", "other") for a in ("5.00", "9000.00")]
+    raws = [{**TXN, "id": f"t{i}", "client_id": client, "amount": amount}
+            for i, (client, amount) in enumerate(cases)]
+    columns = columns_from_records(examples_compiled.program.schema, raws)
+    bound = examples_compiled.bind_columns(columns, 0, columns.n)
+    for _, valid, _ in bound.result.outputs.values():
+        valid[:] = 0xFF  # what an earlier evaluation of the chunk may have left
+    examples_compiled.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
+    seen = set()
+    for i, raw in enumerate(raws):
+        expected = evaluate(examples_compiled.program, raw)
+        assert expected.error is None
+        row = int(bound.result.result_row[i])
+        for name, (_, valid, _) in bound.result.outputs.items():
+            bit = (int(valid[row >> 3]) >> (row & 7)) & 1
+            assert bit == (expected.outputs[name] is not None), (name, raw)
+            seen.add(bit)
+    assert seen == {0, 1}
+
+
+@pytest.mark.jvm
 def test_two_versions_side_by_side(tmp_path: Path) -> None:
     from pyengine.pipeline import compile_rules
 

@@ -82,9 +82,10 @@ class ChunkResult:
         """New result arrays for ``n`` input rows.
 
         Java writes every element Python reads (the columns by input row only for rows
-        that were not skipped), so only the first offset of each list starts at 0 and
-        only the outputs' validity bitmaps (a bit a row) are zeroed: zeroing megabytes
-        per chunk would cost more than the evaluation of many rows.
+        that were not skipped), so only the first offset of each list starts at 0:
+        zeroing megabytes per chunk would cost more than the evaluation of many rows.
+        The outputs' validity bitmaps (a bit a row) are zeroed all the same, so that
+        the bits past the last result row do not vary from run to run.
         """
         def empty(size: int, dtype: Any) -> np.ndarray:
             return np.empty(max(size, 1), dtype)  # a direct buffer needs at least one byte

@@ -189,7 +189,7 @@ public final class Chunk {
 
     /**
      * Bind output column {@code output} (index into Rules.OUTPUTS), by result row, as Arrow
-     * lays it out: a validity bitmap (zeroed by the caller), values (a decimal as Arrow's
+     * lays it out: a validity bitmap, values (a decimal as Arrow's
      * decimal128: its unscaled long, then its sign word) and for a list, offsets (results
      * + 1 int32, the first 0) into values, which have room for Rules.OUTPUT_CAPACITY
      * items per row.
@@ -323,19 +323,19 @@ public final class Chunk {
         int fired = res.collectFired();
         for (int k = 0; k < fired; k++) firedCodes.put(at + k, res.firedCodes[k]);
         firedOffsets.put(row + 1, at + fired);
-        if (res.has_fee) setValid(outValid0, row);
+        setValid(outValid0, row, res.has_fee);
         putDecimal(out0, row, res.o_fee);
-        if (res.has_label) setValid(outValid1, row);
+        setValid(outValid1, row, res.has_label);
         out1.put(row, res.has_label ? outDict1.code(res.o_label) : 0);
-        if (res.has_level) setValid(outValid2, row);
+        setValid(outValid2, row, res.has_level);
         out2.put(row, res.has_level ? outDict2.code(res.o_level) : 0);
-        if (res.has_tag) setValid(outValid3, row);
+        setValid(outValid3, row, res.has_tag);
         int base3 = outOffsets3.get(row);
         for (int k = 0; k < res.n_tag; k++) {
             out3.put(base3 + k, outDict3.code(res.o_tag[k]));
         }
         outOffsets3.put(row + 1, base3 + res.n_tag);
-        if (res.has_weight) setValid(outValid4, row);
+        setValid(outValid4, row, res.has_weight);
         int base4 = outOffsets4.get(row);
         for (int k = 0; k < res.n_weight; k++) {
             out4.put(base4 + k, res.o_weight[k]);
@@ -343,9 +343,12 @@ public final class Chunk {
         outOffsets4.put(row + 1, base4 + res.n_weight);
     }
 
-    /** Mark value i valid in an Arrow validity bitmap. */
-    private static void setValid(ByteBuffer bitmap, int i) {
-        bitmap.put(i >> 3, (byte) (bitmap.get(i >> 3) | (1 << (i & 7))));
+    /** Set bit i of an Arrow validity bitmap to {@code valid} (a row evaluated again
+     * may change it). */
+    private static void setValid(ByteBuffer bitmap, int i, boolean valid) {
+        int bits = bitmap.get(i >> 3);
+        int bit = 1 << (i & 7);
+        bitmap.put(i >> 3, (byte) (valid ? bits | bit : bits & ~bit));
     }
 
     /** Write item i of a decimal output as Arrow's decimal128 (little-endian words). */
