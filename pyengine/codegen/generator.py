@@ -175,7 +175,7 @@ def _environment() -> jinja2.Environment:
 
 def _output_view(program: Program, index: int, name: str, t: Type,
                  slot: OutputSlot) -> OutputView:
-    item = t.elem if t.kind == "list" and t.elem is not None else t
+    item = t.item
     return OutputView(index, name, jtype(item), item_kind(item), literal(_zero(item), item),
                       t.kind == "list", program.list_capacity(name), slot.offset,
                       slot.values_offset, item.kind == "decimal")
@@ -230,7 +230,7 @@ def _ruleset_view(program: Program, index: int, rs: RuleSet) -> RuleSetView:
 def _table_view(program: Program, index: int, t: Table, gen: JavaExpr) -> TableView:
     outputs = []
     for o in t.outputs:
-        item = o.type.elem if o.type.kind == "list" and o.type.elem is not None else o.type
+        item = o.type.item
         outputs.append(TableOutputView(o.name, f"t{index}_{o.name}", jtype(item),
                                        literal(_zero(item), item), o.type == ACTION,
                                        o.type.kind == "list", len(t.rows)))

@@ -84,7 +84,7 @@ def single_layout(program: Program) -> SingleLayout:
 
 def item_kind(t: Type) -> str:
     """long, double, boolean or string: how a value (a list: each item) of ``t`` is held."""
-    java = jtype(t.elem if t.kind == "list" and t.elem is not None else t)
+    java = jtype(t.item)
     return "string" if java == "String" else java
 
 

@@ -42,13 +42,12 @@ NUMPY_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "St
 def _words(t: Type) -> int:
     """int64 words a value (a list: each item) of output type ``t`` takes in a chunk's
     results: a decimal is Arrow's decimal128, its unscaled value and its sign."""
-    item = t.elem if t.kind == "list" and t.elem is not None else t
-    return 2 if item.kind == "decimal" else 1
+    return 2 if t.item.kind == "decimal" else 1
 
 
 def java_kind(t: Type) -> str:
     """How a value (a list: each item) of ``t`` crosses to Java: long, double, boolean, String."""
-    return jtype(t.elem if t.kind == "list" and t.elem is not None else t)
+    return jtype(t.item)
 
 
 @dataclass

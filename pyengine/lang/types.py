@@ -25,6 +25,11 @@ class Type:
         return self.kind
 
     @property
+    def item(self) -> Type:
+        """The type of a value: for a list, of each of its items."""
+        return self.elem if self.kind == "list" and self.elem is not None else self
+
+    @property
     def is_numeric(self) -> bool:
         """int, float and decimal."""
         return self.kind in ("int", "float", "decimal")

@@ -442,7 +442,7 @@ class TableTranslator:
         out, expr = self.table.outputs[j], self.table.rows[i].values[j]
         if expr is None:
             return _NONE
-        target = out.type.elem if out.type.kind == "list" else out.type
+        target = out.type.item
         return self.ex.expr(expr.node) if target == ACTION else self.ex.as_type(expr.node, target)
 
     def cell_failed(self, i: int, j: int) -> pl.Expr:

@@ -325,7 +325,7 @@ class RuleSetTranslator:
         out, expr = table.outputs[j], table.rows[i].values[j]
         if expr is None:
             return "null"
-        target = out.type.elem if out.type.kind == "list" else out.type
+        target = out.type.item
         return cells.expr(expr.node) if target == ACTION else cells.as_type(expr.node, target)
 
     def default(self, cells: ExprTranslator, table: Table, j: int) -> str:

@@ -343,7 +343,7 @@ class RuleSetEvaluator:
         row = table.rows[index]
         values: dict[str, Any] = {}
         for out, expr in zip(table.outputs, row.values, strict=True):
-            target = out.type.elem if out.type.kind == "list" else out.type
+            target = out.type.item
             values[out.name] = None if expr is None else (
                 self.ev.value(expr.node) if target == ACTION else self.ev.as_type(expr.node,
                                                                                    target))

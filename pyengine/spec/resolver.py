@@ -344,9 +344,7 @@ class _Resolver:
             if values.get(out.name) is None:
                 result.append(None)
                 continue
-            declared = out.type.elem if out.type.kind == "list" else out.type
-            assert declared is not None
-            result.append(self.output_value(key, src, scope, declared))
+            result.append(self.output_value(key, src, scope, out.type.item))
         return result
 
     def output_value(self, key: yamlsrc.Path_, src: _Source, scope: Scope,
