@@ -125,12 +125,26 @@ def _string(v: Any, t: Type) -> str:
 def _int(v: Any, t: Type) -> int:
     if isinstance(v, bool) or not isinstance(v, int | str):
         raise _Bad(f"expected an integer, got {_kind(v)}")
-    if isinstance(v, str) and not _INT.fullmatch(v):
-        raise _Bad(f"'{_clip(v)}' is not an integer")
+    if isinstance(v, str):
+        if not _INT.fullmatch(v):
+            raise _Bad(f"'{_clip(v)}' is not an integer")
+        # Python refuses to convert a text of over 4300 digits (leading zeros count):
+        # over 19 significant digits is out of range anyway.
+        digits = ("-" if v[0] == "-" else "") + (v.lstrip("+-").lstrip("0") or "0")
+        if len(digits.lstrip("-")) > 19:
+            raise _Bad(f"{_clip(digits)} is out of the 64-bit integer range")
+        v = digits
     n = int(v)
     if not INT_MIN <= n <= INT_MAX:
-        raise _Bad(f"{n} is out of the 64-bit integer range")
+        raise _Bad(f"{_clip(_int_text(n))} is out of the 64-bit integer range")
     return n
+
+
+def _int_text(n: int) -> str:
+    """The digits of ``n``; for an int too long for ``str`` (over 4300 digits), its size."""
+    if n.bit_length() < 14_000:
+        return str(n)
+    return f"a {n.bit_length()}-bit integer"
 
 
 def _float(v: Any, t: Type) -> float:
