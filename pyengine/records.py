@@ -88,7 +88,7 @@ def read_values(schema: Schema, raw: Any) -> tuple[Any, ...]:
     for k, (name, f) in enumerate(schema.fields.items()):
         value = record[name]
         if value is None:
-            value = _ZERO_VALUES[f.type.kind]
+            value = ZERO_VALUES[f.type.kind]
         else:
             present |= 1 << k
         values.append(value)
@@ -295,7 +295,7 @@ _CONVERTERS = {
 # -- the fast reader ----------------------------------------------------------
 # Per kind: Python statements that accept the common form of a value in ``v`` (leaving
 # its typed value in ``v``) or ``return None``; anything else goes the general way.
-_FAST_CHECKS = {
+FAST_CHECKS = {
     "string": ["if type(v) is not str: return None",
                "if not v.isascii() and _SURROGATE.search(v) is not None: return None"],
     "int": ["if type(v) is not int or not INT_MIN <= v <= INT_MAX: return None"],
@@ -309,8 +309,35 @@ _FAST_CHECKS = {
                   "try: v = (_fromisoformat(v.upper()) - _EPOCH) // _MICROSECOND",
                   "except ValueError: return None"],
 }
-_ZERO_VALUES: dict[str, Any] = {"string": "", "int": 0, "float": 0.0, "bool": False,
+ZERO_VALUES: dict[str, Any] = {"string": "", "int": 0, "float": 0.0, "bool": False,
                                "decimal": 0, "timestamp": 0}
+# What the statements of FAST_CHECKS refer to.
+FAST_NAMES: dict[str, Any] = {
+    "INT_MIN": INT_MIN, "INT_MAX": INT_MAX, "_plain_decimal": _plain_decimal,
+    "_RFC3339_ASCII": _RFC3339_ASCII, "_fromisoformat": dt.datetime.fromisoformat,
+    "_EPOCH": _EPOCH, "_MICROSECOND": _MICROSECOND, "_SURROGATE": _SURROGATE,
+}
+
+
+def field_lines(schema: Schema, checks: dict[str, list[str]],
+                zeros: dict[str, Any]) -> list[str]:
+    """Statements of a function body that read each field of ``schema`` from ``get`` (a
+    JSON object's ``get``) into ``v<k>``, in schema order, setting bit k of ``present``
+    for each optional field k that is there; ``return None`` for a value ``checks``
+    (by type kind) do not accept. An absent optional field holds its kind's ``zeros``."""
+    lines = []
+    for k, (name, f) in enumerate(schema.fields.items()):
+        kind_checks = [c.format(scale=f.type.scale) for c in checks[f.type.kind]]
+        lines.append(f"    v = get({name!r})")  # repr: a field name is only ever a literal
+        if f.optional:
+            lines.append(f"    if v is None: v = {zeros[f.type.kind]!r}")
+            lines.append("    else:")
+            lines += ["        " + c for c in kind_checks]
+            lines.append(f"        present |= {1 << k}")
+        else:
+            lines += ["    " + c for c in kind_checks]
+        lines.append(f"    v{k} = v")
+    return lines
 
 
 def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
@@ -322,25 +349,11 @@ def compile_reader(schema: Schema) -> Callable[[Any], tuple[Any, ...] | None]:
     (or rejects with its message): the two agree on every value both accept.
     """
     lines = ["def read(raw):", "    if type(raw) is not dict: return None",
-             "    get = raw.get", "    present = 0"]
-    for k, (name, f) in enumerate(schema.fields.items()):
-        checks = [c.format(scale=f.type.scale) for c in _FAST_CHECKS[f.type.kind]]
-        lines.append(f"    v = get({name!r})")  # repr: a field name is only ever a literal
-        if f.optional:
-            lines.append(f"    if v is None: v = {_ZERO_VALUES[f.type.kind]!r}")
-            lines.append("    else:")
-            lines += ["        " + c for c in checks]
-            lines.append(f"        present |= {1 << k}")
-        else:
-            lines += ["    " + c for c in checks]
-        lines.append(f"    v{k} = v")
+             "    get = raw.get", "    present = 0",
+             *field_lines(schema, FAST_CHECKS, ZERO_VALUES)]
     values = "".join(f", v{k}" for k in range(len(schema.fields)))
     lines.append(f"    return (present{values})")
-    namespace: dict[str, Any] = {
-        "INT_MIN": INT_MIN, "INT_MAX": INT_MAX, "_plain_decimal": _plain_decimal,
-        "_RFC3339_ASCII": _RFC3339_ASCII, "_fromisoformat": dt.datetime.fromisoformat,
-        "_EPOCH": _EPOCH, "_MICROSECOND": _MICROSECOND, "_SURROGATE": _SURROGATE,
-    }
+    namespace = dict(FAST_NAMES)
     exec(compile("\n".join(lines), f"<pyengine reader: {len(schema.fields)} fields>", "exec"),
          namespace)
     reader: Callable[[Any], tuple[Any, ...] | None] = namespace["read"]

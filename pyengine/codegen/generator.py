@@ -16,7 +16,13 @@ import jinja2
 from pyengine import resources
 from pyengine.codegen import javatext
 from pyengine.codegen.expr import Constants, JavaExpr, Slots, conversion, jtype, literal
-from pyengine.codegen.layout import OutputSlot, input_layout, item_kind, single_layout
+from pyengine.codegen.layout import (
+    REFUSED_TEXT,
+    OutputSlot,
+    input_layout,
+    item_kind,
+    single_layout,
+)
 from pyengine.errors import Pos
 from pyengine.lang.types import ACTION, NULL, Type
 from pyengine.spec.program import ACTIONS, Expr, Program, Rule, RuleSet, Table
@@ -143,7 +149,7 @@ def render(program: Program) -> dict[str, str]:
                                if rs.name == program.default_set), -1),
         "ids": [rs.ids for rs in program.rulesets],
         "fired_ids": program.fired_ids, "single": single, "max_fired": program.max_fired,
-        "single_input": input_layout(program.schema),
+        "single_input": input_layout(program.schema), "refused_text": REFUSED_TEXT,
         "fired_codes": [[program.fired_ids.index(i) for i in rs.ids] for rs in program.rulesets],
     }
     files = {

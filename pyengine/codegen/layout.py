@@ -8,9 +8,12 @@ about a microsecond). Both sides come from :func:`input_layout` and
 :func:`single_layout`, so they cannot disagree.
 
 Input (native byte order, unaligned): int64 ``present`` (bit k: optional field k is
-there); each int, decimal, timestamp, float and bool field in schema order (int64,
-int64, int64, float64, one byte); an int32 UTF-8 length per string field in schema
-order; then the strings' UTF-8 bytes, one after the other in the same order.
+there); each int, float and bool field in schema order (int64, float64, one byte); an
+int32 UTF-8 length per text field (string, decimal, timestamp) in schema order; then
+the texts' UTF-8 bytes, one after the other in the same order. Decimals and
+timestamps travel as the JSON text they came as: Java reads their common forms
+(``pyengine.runtime.Texts``) faster than Python, and answers ``REFUSED_TEXT`` for any
+other, which Python then reads itself and sends again in the common form.
 
 Result: a header of int32 error, ruleset, errorWhere, decision, string-dictionary
 generation and fired count; then ``max_fired`` int32 codes into
@@ -27,6 +30,10 @@ from pyengine.lang.types import Type
 from pyengine.spec.program import Program, Schema
 
 HEADER = ("error", "ruleset", "where", "decision", "generation", "fired")
+# The header's error when Java refused a decimal or timestamp text (``where``: the field).
+REFUSED_TEXT = -1
+# Fields that travel as UTF-8 text, by type kind.
+TEXT_KINDS = ("string", "decimal", "timestamp")
 # struct code and size of one value slot, by Java kind
 SLOTS = {"long": ("q", 8), "double": ("d", 8), "boolean": ("?", 1), "string": ("i", 4)}
 
@@ -90,39 +97,41 @@ def item_kind(t: Type) -> str:
 
 @dataclass(frozen=True)
 class InputSlot:
-    """Where field ``index`` of the schema lies in the input buffer (a string: its length)."""
+    """Where field ``index`` of the schema lies in the input buffer (a text: its length)."""
 
     index: int
-    kind: str  # long | double | boolean | string
+    kind: str  # long | double | boolean, or a text: string | decimal | timestamp
     offset: int
+    scale: int = 0  # a decimal's
 
 
 @dataclass(frozen=True)
 class InputLayout:
     """The single-transaction input buffer of a schema."""
 
-    numbers: tuple[InputSlot, ...]  # the fields that are not strings, in schema order
-    strings: tuple[InputSlot, ...]  # the string fields, in schema order
-    strings_offset: int  # where the first string's bytes start
+    numbers: tuple[InputSlot, ...]  # the fields that are not texts, in schema order
+    texts: tuple[InputSlot, ...]  # the string, decimal and timestamp fields, in schema order
+    texts_offset: int  # where the first text's bytes start
 
     @property
     def struct_format(self) -> str:
-        """The ``struct`` format of ``present``, the numbers and the string lengths."""
+        """The ``struct`` format of ``present``, the numbers and the text lengths."""
         codes = "".join(SLOTS[s.kind][0] for s in self.numbers)
-        return f"=q{codes}{'i' * len(self.strings)}"
+        return f"=q{codes}{'i' * len(self.texts)}"
 
 
 def input_layout(schema: Schema) -> InputLayout:
     """The layout of one transaction of ``schema``, as ``Evaluator.evaluatePacked`` reads it."""
-    kinds = [item_kind(f.type) for f in schema.fields.values()]
+    fields = list(schema.fields.values())
+    kinds = [f.type.kind if f.type.kind in TEXT_KINDS else item_kind(f.type) for f in fields]
     numbers, offset = [], 8
     for index, kind in enumerate(kinds):
-        if kind != "string":
+        if kind not in TEXT_KINDS:
             numbers.append(InputSlot(index, kind, offset))
             offset += SLOTS[kind][1]
-    strings = []
+    texts = []
     for index, kind in enumerate(kinds):
-        if kind == "string":
-            strings.append(InputSlot(index, kind, offset))
+        if kind in TEXT_KINDS:
+            texts.append(InputSlot(index, kind, offset, fields[index].type.scale))
             offset += 4
-    return InputLayout(tuple(numbers), tuple(strings), offset)
+    return InputLayout(tuple(numbers), tuple(texts), offset)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pyengine.codegen.expr import jtype
+from pyengine.codegen.layout import REFUSED_TEXT
 from pyengine.errors import JvmError, RecordError, record_error
 from pyengine.jvm.runtime import JarLoader
 from pyengine.jvm.single import SingleEvaluator
@@ -224,25 +226,39 @@ class CompiledRules:
         """``Engine.evaluate``: ``{decision, fired, ruleset, outputs}`` with outputs as users
         see them; raises the RecordError subclass of a transaction a batch would send to
         the dead-letter queue."""
-        call = self._call(raw)
+        single = self.single()
+        result = self._java(single.run, raw)
+        if result is not None and not result[0]:  # the common case, straight through
+            return single.public(result)
+        call = self._finish(single, raw, result)
         if isinstance(call, Outcome):
             assert call.error is not None
             raise record_error(call.error.kind, call.error.message, call.error.rule)
-        single, result = call
-        return single.public(result)
+        return single.public(call[1])
 
     def _call(self, raw: Any) -> tuple[SingleEvaluator, tuple[Any, ...]] | Outcome:
         """This thread's evaluator and the result Java wrote for ``raw``; the Outcome of a
         transaction that failed conversion or evaluation."""
-        try:
-            values = read_values(self.program.schema, raw)
-        except RecordError as exc:
-            return Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
         single = self.single()
+        return self._finish(single, raw, self._java(single.run, raw))
+
+    def _java(self, run: Callable[[Any], Any], arg: Any) -> Any:
+        """``run(arg)``, a call into Java, its failures as JvmError."""
         try:
-            result = single.run(values)
+            return run(arg)
         except self._call_errors as exc:
             raise JvmError(f"the compiled rules failed: {exc}") from exc
+
+    def _finish(self, single: SingleEvaluator, raw: Any, result: tuple[Any, ...] | None
+                ) -> tuple[SingleEvaluator, tuple[Any, ...]] | Outcome:
+        """``_call`` once ``single.run(raw)`` gave ``result``."""
+        if result is None or result[0] == REFUSED_TEXT:
+            # A value in no common form: read by the full rules, which name any problem.
+            try:
+                values = read_values(self.program.schema, raw)
+            except RecordError as exc:
+                return Outcome(error=ErrorInfo(exc.kind, exc.kind, None, exc.message))
+            result = self._java(single.run_values, values)
         error, set_index, where, decision = result[:4]
         if error:
             detail = single.evaluator.result.errorDetail

@@ -1,25 +1,37 @@
 """One transaction in one JPype call: the online path behind ``Engine.evaluate``.
 
-The record's values are packed into a per-thread input buffer with one
-``struct.pack_into`` (strings as UTF-8 bytes after the fixed part), Java's
+:meth:`SingleEvaluator.run` is generated for the schema: it reads the JSON-like
+record's fields, checks their types, and packs them into a per-thread input buffer
+with one ``struct.pack_into`` (texts as UTF-8 bytes after the fixed part); Java's
 ``Evaluator.evaluatePacked`` reads them and writes the whole result into a
 per-thread result buffer that Python reads with a single ``struct.unpack_from``
-(layouts: :mod:`pyengine.codegen.layout`). The call takes no arguments: JPype
-would convert each typed argument, a string about a microsecond. String outputs
-come as codes into small dictionaries that Python copies only when they grow.
+(layouts: :mod:`pyengine.codegen.layout`). Decimals and timestamps go as the text
+they came as, for Java to read (``pyengine.runtime.Texts``); a record with a value
+in any other form is read by :func:`pyengine.records.read_values` and sent again in
+the common form (:meth:`SingleEvaluator.run_values`). The call takes no arguments:
+JPype would convert each typed argument, a string about a microsecond. String
+outputs come as codes into small dictionaries that Python copies only when they grow.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from pyengine.codegen.layout import HEADER, SingleLayout, input_layout, single_layout
-from pyengine.records import public_converter
+from pyengine.codegen.layout import (
+    HEADER,
+    REFUSED_TEXT,
+    InputLayout,
+    SingleLayout,
+    input_layout,
+    single_layout,
+)
+from pyengine.errors import JvmError
+from pyengine.records import FAST_CHECKS, FAST_NAMES, ZERO_VALUES, field_lines, public_converter
 from pyengine.spec.program import ACTIONS, Program
 
 _GENERATION = HEADER.index("generation")  # of the string dictionaries
@@ -39,14 +51,11 @@ class SingleEvaluator:
         evaluator.bindSingle(jpype.nio.convertToDirectBuffer(self._buffer))
         self._unpack = struct.Struct(self.layout.struct_format).unpack_from
         self._view = self._buffer.data
-        inputs = input_layout(program.schema)
-        self._pack = struct.Struct(inputs.struct_format).pack_into
-        # (present, value, ...) -> present and the numbers; -> the strings
-        self._numbers = _getter([0] + [s.index + 1 for s in inputs.numbers])
-        self._strings = _getter([s.index + 1 for s in inputs.strings])
-        self._strings_at = inputs.strings_offset
-        self._input: memoryview  # Java reads the packed transaction here
-        self._bind_input(4096)  # grown for a transaction whose strings do not fit
+        self._schema = program.schema
+        self._input: list[memoryview] = []  # Java reads the packed transaction here
+        self._bind_input(4096)  # grown for a transaction whose texts do not fit
+        self.run: Callable[[Any], tuple[Any, ...] | None]
+        self._compile_runner(input_layout(program.schema))
         self._generation = [-1]  # of our copies of Java's string dictionaries
         self._dictionaries: list[list[str]] = [[] for _ in self.layout.outputs]
         self._fired_at = len(HEADER)
@@ -65,27 +74,64 @@ class SingleEvaluator:
     def _bind_input(self, size: int) -> None:
         import jpype.nio
 
-        self._input = memoryview(bytearray(size))
-        self.evaluator.bindSingleInput(jpype.nio.convertToDirectBuffer(self._input))
+        self._input[:] = [memoryview(bytearray(size))]
+        self.evaluator.bindSingleInput(jpype.nio.convertToDirectBuffer(self._input[0]))
 
-    def run(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Evaluate one record's ``(present, value, ...)``; the unpacked result buffer."""
-        strings = self._strings(values)
-        text = "".join(strings)
-        if text.isascii():  # a character a byte: the lengths are the strings'
-            data = text.encode("ascii")
-            lengths = map(len, strings)
-        else:
-            encoded = [s.encode("utf-8") for s in strings]
-            data = b"".join(encoded)
-            lengths = map(len, encoded)
-        end = self._strings_at + len(data)
-        if end > len(self._input):
-            self._bind_input(2 * end)
-        self._pack(self._input, 0, *self._numbers(values), *lengths)
-        self._input[self._strings_at:end] = data
-        self.call()
-        return self._unpack(self._view)
+    def _compile_runner(self, inputs: InputLayout) -> None:
+        """Generate ``run(raw)``: the unpacked result buffer of one JSON-like record, or
+        None for a record with a value in no common form (or not an object).
+
+        Straight-line code, as for :func:`pyengine.records.compile_reader`, whose checks
+        it shares, except that decimal and timestamp texts go to Java unread (Java
+        refuses, with ``REFUSED_TEXT``, the forms it does not read the same way).
+        """
+        numbers = "".join(f", v{s.index}" for s in inputs.numbers)
+        texts = "".join(f"v{s.index}, " for s in inputs.texts)
+        lengths = "".join(f"len(v{s.index}), " for s in inputs.texts)
+        lines = ["def run(raw):", "    if type(raw) is not dict: return None",
+                 "    get = raw.get", "    present = 0",
+                 *field_lines(self._schema, _RUNNER_CHECKS, _RUNNER_ZEROS),
+                 f"    texts = ({texts})",
+                 "    text = ''.join(texts)",
+                 "    if text.isascii():",  # a character a byte: the lengths are the texts'
+                 "        data = text.encode('ascii')",
+                 f"        lengths = ({lengths})",
+                 "    else:",
+                 "        if _SURROGATE.search(text) is not None: return None",
+                 "        encoded = [t.encode('utf-8') for t in texts]",
+                 "        data = b''.join(encoded)",
+                 "        lengths = map(len, encoded)",
+                 f"    end = {inputs.texts_offset} + len(data)",
+                 "    if end > len(state[0]): grow(2 * end)",
+                 f"    pack(state[0], 0, present{numbers}, *lengths)",
+                 f"    state[0][{inputs.texts_offset}:end] = data",
+                 "    call()",
+                 "    return unpack(view)"]
+        namespace: dict[str, Any] = {
+            **FAST_NAMES, "state": self._input, "grow": self._bind_input, "call": self.call,
+            "unpack": self._unpack, "view": self._view,
+            "pack": struct.Struct(inputs.struct_format).pack_into}
+        exec(compile("\n".join(lines), "<pyengine single runner>", "exec"), namespace)
+        self.run = namespace["run"]
+
+    def run_values(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The unpacked result of a record already read (``(present, value, ...)`` as
+        :func:`pyengine.records.read_values` gives it), sent in the common forms."""
+        present = values[0]
+        raw: dict[str, Any] = {}
+        for k, (name, f) in enumerate(self._schema.fields.items()):
+            value = values[k + 1]
+            if f.optional and not present >> k & 1:
+                value = None
+            elif f.type.kind == "decimal":
+                value = decimal_text(value, f.type.scale)
+            elif f.type.kind == "timestamp":
+                value = timestamp_text(value)
+            raw[name] = value
+        result = self.run(raw)
+        if result is None or result[0] == REFUSED_TEXT:
+            raise JvmError(f"Java refused the common form of a transaction's values: {raw}")
+        return result
 
     def fired_codes(self, result: tuple[Any, ...]) -> tuple[int, ...]:
         """Indexes into ``Program.fired_ids`` of the ids the transaction fired."""
@@ -154,9 +200,32 @@ class SingleEvaluator:
         return lines
 
 
-def _getter(indexes: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """A function from a tuple to the tuple of its items at ``indexes`` (a tuple always,
-    where itemgetter gives a single item for a single index)."""
-    if len(indexes) > 1:
-        return itemgetter(*indexes)
-    return lambda values: tuple(values[i] for i in indexes)
+# The single runner sends decimal and timestamp texts to Java as they are (an int
+# decimal as its digits). Texts are checked for lone surrogates all at once, when
+# they are not all ASCII.
+_RUNNER_CHECKS = {
+    **FAST_CHECKS,
+    "string": ["if type(v) is not str: return None"],
+    "decimal": ["if type(v) is not str:",
+                "    if type(v) is not int or not INT_MIN <= v <= INT_MAX: return None",
+                "    v = str(v)"],
+    "timestamp": ["if type(v) is not str: return None"],
+}
+_RUNNER_ZEROS = {**ZERO_VALUES, "decimal": "", "timestamp": ""}
+
+
+def decimal_text(unscaled: int, scale: int) -> str:
+    """The plain text of a decimal (``-12.50`` for -1250 at scale 2), as Java reads it."""
+    digits = str(abs(unscaled)).rjust(scale + 1, "0")
+    sign = "-" if unscaled < 0 else ""
+    if not scale:
+        return sign + digits
+    return f"{sign}{digits[:-scale]}.{digits[-scale:]}"
+
+
+def timestamp_text(micros: int) -> str:
+    """The RFC 3339 text of a timestamp (microseconds since the epoch), as Java reads it."""
+    return (_EPOCH + dt.timedelta(microseconds=micros)).isoformat()
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import pyengine.runtime.ErrorCode;
 import pyengine.runtime.StringDict;
+import pyengine.runtime.Texts;
 import pyengine.runtime.Utf8Cache;
 
 /**
@@ -33,6 +34,7 @@ public final class Evaluator {
     private ByteBuffer single;
     private ByteBuffer singleIn;
     private int generation;
+    private final long[] parsed = new long[1]; // a decimal or timestamp text's value
     private final StringDict singleDict1 = new StringDict();
     private final StringDict singleDict2 = new StringDict();
     private final StringDict singleDict3 = new StringDict();
@@ -57,25 +59,46 @@ public final class Evaluator {
         ByteBuffer in = singleIn;
         Record r = record;
         long present = in.getLong(0);
-        r.f_amount = in.getLong(8);
-        r.f_mcc = in.getLong(16);
-        r.f_ts = in.getLong(24);
-        r.f_txn_count_24h = in.getLong(40);
-        r.f_vip = in.get(48) != 0;
-        r.f_score = in.getDouble(49);
-        int at = 81;
+        r.f_mcc = in.getLong(8);
+        r.f_txn_count_24h = in.getLong(24);
+        r.f_vip = in.get(32) != 0;
+        r.f_score = in.getDouble(33);
+        int at = 73;
+        at += in.getInt(41);
+        r.f_client_id = recent[1].get(in, at, at + in.getInt(45));
+        at += in.getInt(45);
+        // amount: every decimal text is read, so that Python hears of any it refuses
+        if (!Texts.decimal(in, at, at + in.getInt(49), 2, parsed)) {
+            refuse(2);
+            return;
+        }
+        r.f_amount = parsed[0];
+        at += in.getInt(49);
+        at += in.getInt(53);
+        r.f_country = recent[4].get(in, at, at + in.getInt(57));
         at += in.getInt(57);
-        r.f_client_id = recent[1].get(in, at, at + in.getInt(61));
+        r.f_channel = recent[6].get(in, at, at + in.getInt(61));
         at += in.getInt(61);
+        // ts: every timestamp text is read, so that Python hears of any it refuses
+        if (!Texts.timestamp(in, at, at + in.getInt(65), parsed)) {
+            refuse(7);
+            return;
+        }
+        r.f_ts = parsed[0];
         at += in.getInt(65);
-        r.f_country = recent[4].get(in, at, at + in.getInt(69));
-        at += in.getInt(69);
-        r.f_channel = recent[6].get(in, at, at + in.getInt(73));
-        at += in.getInt(73);
         r.has_note = (present & (1L << 12)) != 0;
-        r.f_note = recent[12].get(in, at, at + in.getInt(77));
+        r.f_note = recent[12].get(in, at, at + in.getInt(69));
         evaluate(r, result);
         writeSingle(result);
+    }
+
+    /**
+     * Field {@code field}'s decimal or timestamp text is not in the common form Texts
+     * reads: tell Python, which reads the transaction itself (and names any problem).
+     */
+    private void refuse(int field) {
+        single.putInt(0, -1);
+        single.putInt(8, field);
     }
 
     /** The values behind the string codes of output {@code output}, from code {@code from} on. */
