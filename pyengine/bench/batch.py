@@ -13,7 +13,6 @@ in-memory Arrow table: conversion, the Java calls, building the Arrow results.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import threading
 import time
@@ -59,15 +58,18 @@ def single_calls_per_second(engine: Engine, table: Any, calls: int) -> float:
     """``Engine.evaluate`` calls per second on one thread, over the table's first rows."""
     rows = [json_safe(r) for r in table.slice(0, calls).to_pylist()]
 
-    def call(row: dict[str, Any]) -> None:
-        with contextlib.suppress(RecordError):  # a dead letter costs the same call
-            engine.evaluate(row)
+    def call_each(rows: list[dict[str, Any]]) -> None:
+        # try/except, not contextlib.suppress: entering a context manager per call
+        # would add about 0.4 µs to each call measured
+        for row in rows:
+            try:  # noqa: SIM105 (see above)
+                engine.evaluate(row)
+            except RecordError:
+                pass  # a dead letter costs the same call
 
-    for row in rows[: calls // 10]:
-        call(row)  # JIT warm-up
+    call_each(rows[: calls // 10])  # JIT warm-up
     start = time.perf_counter()
-    for row in rows:
-        call(row)
+    call_each(rows)
     return len(rows) / (time.perf_counter() - start)
 
 
