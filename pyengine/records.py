@@ -173,6 +173,8 @@ def _decimal(v: Any, t: Type) -> int:
         v = repr(v)  # the shortest text that reads back as this double
         if "e" in v or "E" in v:
             v = format(Decimal(v), "f")
+    if isinstance(v, int) and not INT_MIN <= v <= INT_MAX:  # str() refuses the longest
+        raise _Bad(f"{_clip(_int_text(v))} is out of range for decimal({t.scale})")
     text = str(v)
     if isinstance(v, str) and not _DECIMAL.fullmatch(text):
         raise _Bad(f"'{_clip(text)}' is not a decimal number")
@@ -183,10 +185,12 @@ def _decimal(v: Any, t: Type) -> int:
     exponent = d.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > t.scale:
-        raise _Bad(f"{text} has more than {t.scale} digits after the point")
-    unscaled = int(d.scaleb(t.scale))
-    if not INT_MIN <= unscaled <= INT_MAX:
-        raise _Bad(f"{text} is out of range for decimal({t.scale})")
+        raise _Bad(f"{_clip(text)} has more than {t.scale} digits after the point")
+    # 10**19 and more is out of range: said before an int of a million digits is built
+    too_long = bool(d) and d.adjusted() + t.scale > 18
+    unscaled = 0 if too_long else int(d.scaleb(t.scale))
+    if too_long or not INT_MIN <= unscaled <= INT_MAX:
+        raise _Bad(f"{_clip(text)} is out of range for decimal({t.scale})")
     return unscaled
 
 
