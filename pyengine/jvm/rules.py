@@ -310,13 +310,23 @@ class CompiledRules:
         Java reads the columns where they are and writes its results into new arrays,
         which the result keeps (trimmed by :meth:`ChunkResult.compact`).
         """
+        bound = self.bind_columns(columns, from_, columns.n if to is None else to)
+        self.run_bound(bound)
+        return self.collect(bound)
+
+    def run_bound(self, bound: BoundChunk) -> None:
+        """Evaluate a bound chunk in this thread's Java evaluator (JPype releases the GIL
+        for the call); a Java exception is a JvmError."""
         import jpype
 
-        bound = self.bind_columns(columns, from_, columns.n if to is None else to)
         try:
             self.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
         except jpype.JException as exc:
             raise JvmError(java_failure(exc)) from exc
+
+    def collect(self, bound: BoundChunk) -> ChunkResult:
+        """What Java wrote for an evaluated chunk: its result arrays, trimmed, with the
+        failed rows' details and the string outputs' dictionaries."""
         result = bound.result
         result.compact()
         result.detail = error_details(bound.chunk)
