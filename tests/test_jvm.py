@@ -300,3 +300,34 @@ def test_utf8_cache_decodes_a_repeated_value_once(examples_compiled: Any) -> Non
         starts = [0, size, len(data) - size]
         decoded = {identity(cache.get(buffer, at, at + size)) for at in starts}
         assert len(decoded) == 1, value
+
+
+def test_a_chunk_binds_through_a_few_windows_however_its_arrays_lie(
+        examples_compiled: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    import pyengine.jvm.rules as rules
+    from pyengine.batch.convert import convert_batch
+    from pyengine.batch.generate import transactions
+
+    batch = transactions(3000, clients=7, seed=4).combine_chunks().to_batches()[0]
+    columns = convert_batch(examples_compiled.program.schema, batch)
+    bindings, _ = examples_compiled.chunk_bindings(columns, 0, columns.n)
+    windows, _, keep = rules.pack_bindings(bindings)
+    arrays = sum(isinstance(a, np.ndarray) for _, args in bindings for a in args)
+    assert len(keep) == arrays and len(windows) < arrays / 4
+    # results (written by Java) and inputs (read only) never share a window
+    assert any(w.isReadOnly() for w in windows) and not all(w.isReadOnly() for w in windows)
+
+    def seen() -> Any:
+        result = examples_compiled.evaluate_columns(columns)
+        return (result.decision[:result.count].tolist(), result.fired_codes.tolist(),
+                {name: [result.value(name, i) for i in range(columns.n)
+                        if result.result_row[i + 1] > result.result_row[i]]
+                 for name in result.outputs})
+
+    expected = seen()
+    monkeypatch.setattr(rules, "_WINDOW_MAX", 1)  # a window for each array
+    one_each = rules.pack_bindings(bindings)[0]
+    assert len(one_each) == arrays
+    assert seen() == expected

@@ -226,6 +226,50 @@ public final class Chunk {
         }
     }
 
+    /**
+     * Every binding of a chunk in one call, where a call from Python costs more than the
+     * binding itself. {@code windows} are direct buffers over the stretches of memory the
+     * chunk's arrays lie in. {@code spec} lists the bind calls in order, each as its
+     * number (0 bindInput, 1 bindMask, 2 bindResults, 3 bindOutput) followed by its
+     * arguments: an int as itself, a buffer as three ints, its window (-1: null), its
+     * offset there and its length (pyengine/jvm/rules.py, pack_bindings).
+     */
+    public void bindAll(ByteBuffer[] windows, int[] spec) {
+        int at = 0;
+        while (at < spec.length) {
+            switch (spec[at]) {
+                case 0:
+                    bindInput(spec[at + 1], slice(windows, spec, at + 2), slice(windows, spec, at + 5),
+                              slice(windows, spec, at + 8), slice(windows, spec, at + 11), spec[at + 14]);
+                    at += 15;
+                    break;
+                case 1:
+                    bindMask(slice(windows, spec, at + 1));
+                    at += 4;
+                    break;
+                case 2:
+                    bindResults(slice(windows, spec, at + 1), slice(windows, spec, at + 4),
+                                slice(windows, spec, at + 7), slice(windows, spec, at + 10),
+                                slice(windows, spec, at + 13), slice(windows, spec, at + 16),
+                                slice(windows, spec, at + 19));
+                    at += 22;
+                    break;
+                case 3:
+                    bindOutput(spec[at + 1], slice(windows, spec, at + 2), slice(windows, spec, at + 5),
+                               slice(windows, spec, at + 8));
+                    at += 11;
+                    break;
+                default:
+                    throw new IllegalArgumentException("no bind call " + spec[at]);
+            }
+        }
+    }
+
+    private static ByteBuffer slice(ByteBuffer[] windows, int[] spec, int at) {
+        int window = spec[at];
+        return window < 0 ? null : windows[window].slice(spec[at + 1], spec[at + 2]);
+    }
+
     /** The dictionary of a string output column, for the codes written so far. */
     public String[] outputDictionary(int output) {
         switch (output) {
