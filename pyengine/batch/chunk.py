@@ -206,7 +206,7 @@ def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray, n
         data = np.packbits(values[:n].astype(bool), bitorder="little")
         return pa.Array.from_buffers(pa.bool_(), n, [validity, pa.py_buffer(data)],
                                      null_count=nulls)
-    words = 2 if t.kind == "decimal" else 1  # decimal128: two int64 words a value
+    words = result.kinds[name][2]  # a decimal128 value is two int64 words
     return pa.Array.from_buffers(arrow_type(t), n,
                                  [validity, pa.py_buffer(values[:n * words])],
                                  null_count=nulls)

@@ -99,7 +99,7 @@ class ChunkResult:
             return arr
 
         kinds = {name: (java_kind(t), t.kind == "list", _words(t)) for name, t in outputs}
-        out = {name: (empty(n * capacity[name] * kinds[name][2], NUMPY_DTYPES[java_kind(t)]),
+        out = {name: (empty(n * capacity[name] * kinds[name][2], NUMPY_DTYPES[kinds[name][0]]),
                       np.zeros(max((n + 7) // 8, 1), np.uint8),
                       offsets(n if t.kind == "list" else 0))
                for name, t in outputs}
@@ -188,19 +188,14 @@ def pack_bindings(bindings: list[tuple[str, list[Any]]]) -> tuple[Any, Any, list
                 spec += (-1, 0, 0)
             else:
                 spec.append(int(arg))
-    windows: list[Any] = []
-    start = end = 0
-    writable = False
-    for place_writable, address, size, at in sorted(places):
-        if not windows or place_writable != writable or address + size - start > _WINDOW_MAX:
-            if windows:  # the window so far is complete: its buffer replaces its start
-                windows[-1] = unowned_buffer(start, end - start, writable)
-            windows.append(None)
-            start, end, writable = address, address + size, place_writable
-        end = max(end, address + size)
-        spec[at], spec[at + 1] = len(windows) - 1, address - start
-    if windows:
-        windows[-1] = unowned_buffer(start, end - start, writable)
+    spans: list[list[Any]] = []  # [start, end, writable] of each window
+    for writable, address, size, at in sorted(places):
+        if not spans or writable != spans[-1][2] or address + size - spans[-1][0] > _WINDOW_MAX:
+            spans.append([address, address, writable])
+        span = spans[-1]
+        span[1] = max(span[1], address + size)
+        spec[at], spec[at + 1] = len(spans) - 1, address - span[0]
+    windows = [unowned_buffer(start, end - start, writable) for start, end, writable in spans]
     buffers, ints = _java_arrays()
     return buffers(windows), ints(spec), keep
 
@@ -387,8 +382,8 @@ class CompiledRules:
         result = bound.result
         result.compact()
         result.detail = error_details(bound.chunk)
-        for index, (name, t) in enumerate(self.outputs):
-            if java_kind(t) == "String":  # other outputs have no dictionary
+        for index, (name, _) in enumerate(self.outputs):
+            if result.kinds[name][0] == "String":  # other outputs have no dictionary
                 result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
         return result
 
