@@ -281,9 +281,18 @@ def public_converter(t: Type) -> Callable[[Any], Any] | None:
 
 
 def format_timestamp(us: int) -> str:
-    """RFC 3339 text of a timestamp in UTC."""
+    """RFC 3339 text of a timestamp in UTC (strftime's %Y would write year 5 as "5")."""
     moment = _EPOCH + dt.timedelta(microseconds=us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_decimal(unscaled: int, scale: int) -> str:
+    """The plain text of a decimal: ``-12.50`` for -1250 at scale 2."""
+    digits = str(abs(unscaled)).rjust(scale + 1, "0")
+    sign = "-" if unscaled < 0 else ""
+    if not scale:
+        return sign + digits
+    return f"{sign}{digits[:-scale]}.{digits[-scale:]}"
 
 
 def _clip(text: str, limit: int = 40) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pyengine.records import format_timestamp
+from pyengine.records import format_decimal, format_timestamp
 from pyengine.reliability.randrules import cel_string
 from pyengine.spec.program import Schema
 
@@ -35,9 +35,7 @@ timestamps = st.integers(-62135596800_000000, 253402300799_999999).map(format_ti
 def decimal_texts(draw: Any, scale: int = 2) -> str:
     """An exact decimal as text with ``scale`` digits, e.g. '-12.05'."""
     unscaled = draw(st.one_of(st.sampled_from(INT_EDGES), st.integers(-10**9, 10**9)))
-    sign = "-" if unscaled < 0 else ""
-    whole, frac = divmod(abs(unscaled), 10**scale)
-    return f"{sign}{whole}.{frac:0{scale}d}" if scale else f"{sign}{whole}"
+    return format_decimal(unscaled, scale)
 
 
 def transactions(clients: list[str]) -> st.SearchStrategy[dict[str, Any]]:

@@ -17,6 +17,8 @@ from pyengine.records import (
     _plain_decimal,
     compile_reader,
     convert_record,
+    format_decimal,
+    format_timestamp,
     parse_timestamp,
     public_value,
 )
@@ -126,3 +128,15 @@ def test_numbers_too_long_for_python_to_convert(field: str, value: Any,
         return
     with pytest.raises(SchemaViolation, match=message):
         convert_record(SCHEMA, raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from([-62_135_596_800_000_000, -59_000_000_000_000_000,
+                                  253_402_300_799_999_999]),
+                 st.integers(-62_135_596_800_000_000, 253_402_300_799_999_999)),
+       st.one_of(st.sampled_from([INT_MIN, INT_MAX, 0, -5]), st.integers(INT_MIN, INT_MAX)),
+       st.integers(0, 9))
+def test_formatted_values_read_back(micros: int, unscaled: int, scale: int) -> None:
+    # Years before 1000 included: strftime's %Y would not write their four digits.
+    assert parse_timestamp(format_timestamp(micros)) == micros
+    assert _plain_decimal(format_decimal(unscaled, scale), scale) == unscaled

@@ -16,9 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyengine.errors import JvmError, Pos, SchemaViolation
-from pyengine.jvm.single import decimal_text, timestamp_text
 from pyengine.lang.types import Type
-from pyengine.records import _plain_decimal, compile_reader
+from pyengine.records import _plain_decimal, compile_reader, format_decimal, format_timestamp
 from pyengine.reference.evaluator import evaluate
 from pyengine.reference.ops import INT_MAX, INT_MIN
 from pyengine.spec.program import FieldDef, Schema
@@ -139,8 +138,8 @@ def test_java_reads_the_texts_python_writes_for_a_second_try(
         java: JavaTexts, unscaled: int, scale: int, micros: int) -> None:
     # A record read by Python's full rules goes to Java again with these texts: Java
     # must read each of them back (a refusal would be a JvmError for a good record).
-    assert java.decimal(decimal_text(unscaled, scale), scale) == unscaled
-    assert java.timestamp(timestamp_text(micros)) == micros
+    assert java.decimal(format_decimal(unscaled, scale), scale) == unscaled
+    assert java.timestamp(format_timestamp(micros)) == micros
 
 
 FORMS = [

@@ -15,7 +15,6 @@ outputs come as codes into small dictionaries that Python copies only when they 
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +30,15 @@ from pyengine.codegen.layout import (
     single_layout,
 )
 from pyengine.errors import JvmError
-from pyengine.records import FAST_CHECKS, FAST_NAMES, ZERO_VALUES, field_lines, public_converter
+from pyengine.records import (
+    FAST_CHECKS,
+    FAST_NAMES,
+    ZERO_VALUES,
+    field_lines,
+    format_decimal,
+    format_timestamp,
+    public_converter,
+)
 from pyengine.spec.program import ACTIONS, Program
 
 _GENERATION = HEADER.index("generation")  # of the string dictionaries
@@ -124,9 +131,9 @@ class SingleEvaluator:
             if f.optional and not present >> k & 1:
                 value = None
             elif f.type.kind == "decimal":
-                value = decimal_text(value, f.type.scale)
+                value = format_decimal(value, f.type.scale)
             elif f.type.kind == "timestamp":
-                value = timestamp_text(value)
+                value = format_timestamp(value)
             raw[name] = value
         result = self.run(raw)
         if result is None or result[0] == REFUSED_TEXT:
@@ -212,20 +219,3 @@ _RUNNER_CHECKS = {
     "timestamp": ["if type(v) is not str: return None"],
 }
 _RUNNER_ZEROS = {**ZERO_VALUES, "decimal": "", "timestamp": ""}
-
-
-def decimal_text(unscaled: int, scale: int) -> str:
-    """The plain text of a decimal (``-12.50`` for -1250 at scale 2), as Java reads it."""
-    digits = str(abs(unscaled)).rjust(scale + 1, "0")
-    sign = "-" if unscaled < 0 else ""
-    if not scale:
-        return sign + digits
-    return f"{sign}{digits[:-scale]}.{digits[-scale:]}"
-
-
-def timestamp_text(micros: int) -> str:
-    """The RFC 3339 text of a timestamp (microseconds since the epoch), as Java reads it."""
-    return (_EPOCH + dt.timedelta(microseconds=micros)).isoformat()
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

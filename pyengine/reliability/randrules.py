@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pyengine.records import format_timestamp
+from pyengine.records import format_decimal, format_timestamp
 
 FIELDS = {
     "id": "string", "client_id": "string", "n": "int", "m": "int", "x": "float",
@@ -256,11 +256,9 @@ def write_rules_dir(root: Path, rng: random.Random, sets: int = 3) -> list[str]:
 def transaction(rng: random.Random, clients: list[str]) -> dict[str, Any]:
     """A valid transaction of the generator's schema, with edge values often."""
     def dec(scale: int) -> str:
-        unscaled = rng.choice([rng.randint(-10**6, 10**6), rng.choice(INTS) // 10**(scale + 1),
-                               0, 1, -1, 10**scale])
-        sign = "-" if unscaled < 0 else ""
-        whole, frac = divmod(abs(unscaled), 10**scale)
-        return f"{sign}{whole}.{frac:0{scale}d}" if scale else f"{sign}{whole}"
+        return format_decimal(rng.choice([rng.randint(-10**6, 10**6),
+                                          rng.choice(INTS) // 10**(scale + 1),
+                                          0, 1, -1, 10**scale]), scale)
 
     def text() -> str:
         if rng.random() < 0.7:
