@@ -306,21 +306,21 @@ _CONVERTERS = {
 
 
 # -- the fast reader ----------------------------------------------------------
-# Per kind: Python statements that accept the common form of a value in ``v`` (leaving
-# its typed value in ``v``) or ``return None``; anything else goes the general way.
+# Per kind: Python statements that accept the common form of a value in ``{v}`` (leaving
+# its typed value there) or ``{fail}``; anything else goes the general way.
 FAST_CHECKS = {
-    "string": ["if type(v) is not str: return None",
-               "if not v.isascii() and _SURROGATE.search(v) is not None: return None"],
-    "int": ["if type(v) is not int or not INT_MIN <= v <= INT_MAX: return None"],
+    "string": ["if type({v}) is not str: {fail}",
+               "if not {v}.isascii() and _SURROGATE.search({v}) is not None: {fail}"],
+    "int": ["if type({v}) is not int or not INT_MIN <= {v} <= INT_MAX: {fail}"],
     # v - v is 0.0 exactly for finite floats (NaN for NaN and the infinities)
-    "float": ["if type(v) is not float or v - v != 0.0: return None"],
-    "bool": ["if v is not True and v is not False: return None"],
-    "decimal": ["if type(v) is not str: return None",
-                "v = _plain_decimal(v, {scale})",
-                "if v is None: return None"],
-    "timestamp": ["if type(v) is not str or _RFC3339_ASCII.fullmatch(v) is None: return None",
-                  "try: v = (_fromisoformat(v.upper()) - _EPOCH) // _MICROSECOND",
-                  "except ValueError: return None"],
+    "float": ["if type({v}) is not float or {v} - {v} != 0.0: {fail}"],
+    "bool": ["if {v} is not True and {v} is not False: {fail}"],
+    "decimal": ["if type({v}) is not str: {fail}",
+                "{v} = _plain_decimal({v}, {scale})",
+                "if {v} is None: {fail}"],
+    "timestamp": ["if type({v}) is not str or _RFC3339_ASCII.fullmatch({v}) is None: {fail}",
+                  "try: {v} = (_fromisoformat({v}.upper()) - _EPOCH) // _MICROSECOND",
+                  "except ValueError: {fail}"],
 }
 ZERO_VALUES: dict[str, Any] = {"string": "", "int": 0, "float": 0.0, "bool": False,
                                "decimal": 0, "timestamp": 0}
@@ -332,24 +332,25 @@ FAST_NAMES: dict[str, Any] = {
 }
 
 
-def field_lines(schema: Schema, checks: dict[str, list[str]],
-                zeros: dict[str, Any]) -> list[str]:
+def field_lines(schema: Schema, checks: dict[str, list[str]], zeros: dict[str, Any],
+                fail: str = "return None") -> list[str]:
     """Statements of a function body that read each field of ``schema`` from ``get`` (a
     JSON object's ``get``) into ``v<k>``, in schema order, setting bit k of ``present``
-    for each optional field k that is there; ``return None`` for a value ``checks``
-    (by type kind) do not accept. An absent optional field holds its kind's ``zeros``."""
+    for each optional field k that is there; ``fail`` for a value ``checks`` (by type
+    kind: statements about ``{v}``, with ``{fail}`` and ``{scale}``) do not accept. An
+    absent optional field holds its kind's ``zeros``."""
     lines = []
     for k, (name, f) in enumerate(schema.fields.items()):
-        kind_checks = [c.format(scale=f.type.scale) for c in checks[f.type.kind]]
-        lines.append(f"    v = get({name!r})")  # repr: a field name is only ever a literal
+        kind_checks = [c.format(v=f"v{k}", scale=f.type.scale, fail=fail)
+                       for c in checks[f.type.kind]]
+        lines.append(f"    v{k} = get({name!r})")  # repr: a field name is only ever a literal
         if f.optional:
-            lines.append(f"    if v is None: v = {zeros[f.type.kind]!r}")
+            lines.append(f"    if v{k} is None: v{k} = {zeros[f.type.kind]!r}")
             lines.append("    else:")
             lines += ["        " + c for c in kind_checks]
             lines.append(f"        present |= {1 << k}")
         else:
             lines += ["    " + c for c in kind_checks]
-        lines.append(f"    v{k} = v")
     return lines
 
 

@@ -9,15 +9,22 @@ Python's fast reader reads, to the same values; anything else would make
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyengine.errors import JvmError, Pos, SchemaViolation
+from pyengine.errors import JvmError, Pos, RecordError, SchemaViolation
 from pyengine.lang.types import Type
-from pyengine.records import _plain_decimal, compile_reader, format_decimal, format_timestamp
+from pyengine.records import (
+    _plain_decimal,
+    compile_reader,
+    format_decimal,
+    format_timestamp,
+    public_value,
+)
 from pyengine.reference.evaluator import evaluate
 from pyengine.reference.ops import INT_MAX, INT_MIN
 from pyengine.spec.program import FieldDef, Schema
@@ -156,11 +163,34 @@ FORMS = [
 ]
 
 
-@pytest.mark.parametrize("change", FORMS, ids=repr)
+# Values of other fields the single path checks by joining the texts (strings) or by
+# packing them (the int range), rather than one by one.
+TYPE_FORMS = [
+    {"mcc": 2**63 - 1}, {"mcc": 2**63}, {"mcc": -2**63}, {"mcc": -2**63 - 1}, {"mcc": True},
+    {"mcc": 5411.0}, {"mcc": "5411"}, {"mcc": None}, {"client_id": 5}, {"client_id": None},
+    {"country": b"US"}, {"channel": ["web"]}, {"id": None}, {"note": 7}, {"note": ""},
+    {"vip": 1}, {"vip": None}, {"score": 1}, {"score": float("nan")}, {"score": "0.5"},
+    {"ts": None}, {"ts": b"2026-01-01T00:00:00Z"}, {"amount": b"12.50"}, {"id": "x" * 5000},
+    {"note": "\u00e9" * 3000},
+]
+
+
+@pytest.mark.parametrize("change", FORMS + TYPE_FORMS, ids=repr)
 def test_single_transactions_read_each_form_as_the_reference_does(
         examples_compiled: Any, change: dict[str, Any]) -> None:
     txn = {**TXN, "client_id": "acme", **change}
-    assert examples_compiled.evaluate(txn) == evaluate(examples_compiled.program, txn)
+    want = evaluate(examples_compiled.program, txn)
+    assert examples_compiled.evaluate(txn) == want
+    if want.error is not None:  # Engine.evaluate raises what a batch makes a dead letter
+        with pytest.raises(RecordError) as info:
+            examples_compiled.evaluate_public(txn)
+        assert (info.value.kind, info.value.message) == (want.error.kind, want.error.message)
+    else:
+        outputs = {name: public_value(want.outputs[name], t)
+                   for name, t in examples_compiled.program.outputs.items()}
+        assert examples_compiled.evaluate_public(txn) == {
+            "decision": want.decision, "fired": want.fired, "ruleset": want.ruleset,
+            "outputs": outputs}
 
 
 def test_a_refused_form_is_read_by_python_and_sent_again(examples_compiled: Any) -> None:
@@ -172,11 +202,29 @@ def test_a_refused_form_is_read_by_python_and_sent_again(examples_compiled: Any)
         examples_compiled.evaluate_public({**txn, "ts": "2026-02-30T00:00:00Z"})
 
 
+def test_java_exceptions_of_a_single_call_are_wrapped(examples_compiled: Any) -> None:
+    import jpype
+    import jpype.nio
+
+    def in_a_thread_of_its_own() -> None:  # with its own evaluator, thrown away after
+        single = examples_compiled.single()
+        # an input buffer too short for any transaction: Java reads past its end
+        single.evaluator.bindSingleInput(jpype.nio.convertToDirectBuffer(bytearray(8)))
+        examples_compiled.evaluate_public({**TXN, "client_id": "acme"})
+
+    with ThreadPoolExecutor(1) as pool:
+        failed = pool.submit(in_a_thread_of_its_own).exception()
+    assert isinstance(failed, JvmError), failed
+    assert "the compiled rules failed" in str(failed)
+    assert isinstance(failed.__cause__, jpype.JException)
+
+
 def test_java_refusing_a_common_form_is_an_error(examples_compiled: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     single = examples_compiled.single()
     refused = (-1, *single.run({**TXN, "client_id": "acme"})[1:])
     monkeypatch.setattr(single, "run", lambda raw: refused)
+    # a float amount is no text for Java: Python reads it and sends "12.50", refused here
     with pytest.raises(JvmError, match="refused the common form"):
-        examples_compiled.evaluate_public({**TXN, "client_id": "acme"})
+        examples_compiled.evaluate_public({**TXN, "client_id": "acme", "amount": 12.5})
 
