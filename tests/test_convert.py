@@ -13,17 +13,19 @@ from pyengine.spec.program import Schema
 SCHEMA: Schema = load_program("examples/rules").schema
 
 
-# Slices start anywhere, mostly inside a byte of Arrow's bitmaps (validity, bool values),
-# and the columns are read where they are.
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.booleans()), max_size=40), st.integers(0, 20))
-def test_sliced_columns_convert_as_their_values(values: list[bool | None], start: int) -> None:
+# Slices start and end anywhere, mostly inside a byte of Arrow's bitmaps (validity, bool
+# values), and the columns are read where they are.
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.booleans()), max_size=60), st.integers(0, 40),
+       st.integers(0, 40))
+def test_sliced_columns_convert_as_their_values(values: list[bool | None], start: int,
+                                                length: int) -> None:
     batch = pa.record_batch({
         "vip": pa.array(values, pa.bool_()),
         "note": pa.array([None if v is None else f"n{v}" for v in values], pa.string()),
         "mcc": pa.array([None if v is None else int(v) for v in values], pa.int64()),
-    }).slice(start)
-    expected = values[start:]
+    }).slice(start, length)
+    expected = values[start:start + length]
     columns = convert_batch(SCHEMA, batch)
     present = [v is not None for v in expected]
     for name in ("vip", "note", "mcc"):
