@@ -63,8 +63,8 @@ class SingleEvaluator:
         inputs = input_layout(program.schema)
         self._texts_offset = inputs.texts_offset
         self._input: list[memoryview] = []  # Java reads the packed transaction here
-        self._room = [0]  # characters of text it has room for
-        self._bind_input(1024)  # grown for a transaction whose texts do not fit
+        self._room = [0]  # bytes of text it has room for
+        self._bind_input(4096)  # grown for a transaction whose texts do not fit
         self._generation = [-1]  # of our copies of Java's string dictionaries
         self._dictionaries: list[list[str]] = [[] for _ in self.layout.outputs]
         self._fired_at = len(HEADER)
@@ -95,13 +95,12 @@ class SingleEvaluator:
         self.evaluate: Callable[[Any], dict[str, Any]]
         self._compile_decoders(inputs)
 
-    def _bind_input(self, chars: int) -> None:
-        """Bind a new input buffer, with room for texts of ``chars`` characters (of up to
-        4 bytes each in UTF-8)."""
+    def _bind_input(self, room: int) -> None:
+        """Bind a new input buffer, with room for ``room`` bytes of texts."""
         import jpype.nio
 
-        self._input[:] = [memoryview(bytearray(self._texts_offset + 4 * chars))]
-        self._room[0] = chars
+        self._input[:] = [memoryview(bytearray(self._texts_offset + room))]
+        self._room[0] = room
         self.evaluator.bindSingleInput(jpype.nio.convertToDirectBuffer(self._input[0]))
 
     def _compile_runner(self, inputs: InputLayout) -> None:
@@ -121,7 +120,7 @@ class SingleEvaluator:
         call Java; ``fail`` for a value in no common form."""
         numbers = "".join(f", v{s.index}" for s in inputs.numbers)
         texts = "".join(f"v{s.index}, " for s in inputs.texts)
-        lengths = ", ".join(f"len(v{s.index})" for s in inputs.texts)
+        ascii_lengths = ", ".join(f"len(v{s.index})" for s in inputs.texts)
         packed = f"state[0], 0, present{numbers}"
         return [f"    if type(raw) is not dict: {fail}",
                 "    get = raw.get", "    present = 0",
@@ -130,17 +129,19 @@ class SingleEvaluator:
                 # join checks the texts' types: a string field's value is not checked
                 "    try: text = ''.join(texts)",
                 f"    except TypeError: {fail}",
-                "    if len(text) > room[0]: grow(2 * len(text))",
+                "    if text.isascii():",  # a character a byte: the lengths are the texts'
+                "        data = text.encode('ascii')",
+                "        lengths = None",  # packed as len(v<k>) each, without a tuple
+                "    else:",
+                f"        if _SURROGATE.search(text) is not None: {fail}",
+                "        encoded = [t.encode('utf-8') for t in texts]",
+                "        data = b''.join(encoded)",
+                "        lengths = map(len, encoded)",
+                "    if len(data) > room[0]: grow(2 * len(data))",
                 # pack checks the ints' range: an int field's value is only checked for type
                 "    try:",
-                "        if text.isascii():",  # a character a byte: the lengths are the texts'
-                "            data = text.encode('ascii')",
-                f"            pack({packed}, {lengths})",
-                "        else:",
-                f"            if _SURROGATE.search(text) is not None: {fail}",
-                "            encoded = [t.encode('utf-8') for t in texts]",
-                "            data = b''.join(encoded)",
-                f"            pack({packed}, *map(len, encoded))",
+                f"        if lengths is None: pack({packed}, {ascii_lengths})",
+                f"        else: pack({packed}, *lengths)",
                 f"    except struct_error: {fail}",
                 f"    state[0][{inputs.texts_offset}:{inputs.texts_offset} + len(data)] = data",
                 "    try: call()",
