@@ -110,11 +110,21 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
         raise JvmError(f"{source}: records {start}..{end} not evaluated: {exc}") from exc
     with _TURNS:
         result = compiled.collect(bound)
-        rows = None if result.count == columns.n else np.flatnonzero(result.evaluated)
+        if result.count == columns.n:  # every row evaluated
+            rows, bad = None, _NO_ROWS
+        else:
+            evaluated = result.evaluated
+            rows, bad = np.flatnonzero(evaluated), np.flatnonzero(~evaluated)
         results = _results_table(compiled, layout, columns, result, rows, start)
-        letters = _dead_letters(compiled, batch, columns, result, start, source)
-        counts = np.bincount(result.decision[: result.count], minlength=4)
-    return ChunkOutput(results, letters, {a: int(counts[k]) for k, a in enumerate(ACTIONS)})
+        letters = _dead_letters(compiled, batch, columns, result, bad, start, source)
+        # a pass over the int8 decisions for each of the four: bincount would first
+        # convert them to a new int64 array, four times as long in all
+        decisions = result.decision[: result.count]
+        counts = {a: int(np.count_nonzero(decisions == k)) for k, a in enumerate(ACTIONS)}
+    return ChunkOutput(results, letters, counts)
+
+
+_NO_ROWS = np.zeros(0, np.int64)
 
 
 def _convert_and_bind(compiled: CompiledRules, batch: Batch) -> tuple[Columns, BoundChunk]:
@@ -213,9 +223,10 @@ def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray, n
 
 
 def _dead_letters(compiled: CompiledRules, batch: Batch, columns: Columns,
-                  result: ChunkResult, start: int, source: str) -> list[dict[str, Any]]:
+                  result: ChunkResult, bad: np.ndarray, start: int,
+                  source: str) -> list[dict[str, Any]]:
+    """The dead letters of the rows ``bad`` (not evaluated), in their order."""
     program = compiled.program
-    bad = np.flatnonzero(~result.evaluated)
     if not len(bad):
         return []
     letters = []
