@@ -45,7 +45,7 @@ def rows(columns: Columns, schema: Schema) -> list[Any]:
         for name, f in schema.fields.items():
             col = columns.columns[name]
             if col.present[i]:
-                v = col.values[i]
+                v = col.row_values()[i]
                 values[name] = (col.dictionary[int(v)].as_py() if java_kind(f.type) == "String"
                                 else v.item())
         out.append((bool(columns.ok[i]), columns.errors.get(i), columns.unparsed.get(i),

@@ -29,7 +29,7 @@ from pyengine.lang.types import Type
 from pyengine.reference.evaluator import evaluate
 from pyengine.reliability.crash import checkpoint_position
 from tests.conftest import EXAMPLES, ROOT
-from tests.helpers import TXN, write_rules
+from tests.helpers import SCHEMA, TXN, write_rules
 
 pytestmark = pytest.mark.jvm
 
@@ -174,6 +174,69 @@ def arrow_value(value: Any, t: Type) -> Any:
     if t.kind == "timestamp":
         return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
     return value
+
+
+def decimal128(unscaled: list[int | None], scale: int) -> pa.Array:
+    """A decimal128(38, scale) array of these unscaled values (a null's words left 7s)."""
+    import numpy as np
+
+    words = np.full(2 * len(unscaled), 7, np.uint64)
+    for i, v in enumerate(unscaled):
+        if v is not None:  # two's complement, low word first
+            words[2 * i], words[2 * i + 1] = v & (2**64 - 1), (v >> 64) & (2**64 - 1)
+    validity = pa.array([v is not None for v in unscaled]).buffers()[1]
+    return pa.Array.from_buffers(pa.decimal128(38, scale), len(unscaled),
+                                 [validity, pa.py_buffer(words)])
+
+
+def test_decimals_out_of_the_long_range_are_dead_letters_naming_the_first_bad_field(
+        tmp_path: Path) -> None:
+    # Java checks an Arrow decimal's range as it reads it (Chunk.outOfRange), also for a
+    # decimal no rule reads (fee); Python checks those of rows that failed on other fields.
+    from pyengine.engine import load
+
+    schema = SCHEMA_WITH_FEE
+    engine = load(write_rules(tmp_path / "r", {"c.yaml": ONE_RULE}, schema), builder="javac")
+    big, small = 2**63, -(2**63)
+    cases = [  # amount, fee, mcc: the dead letter's message (None: evaluated)
+        (5, None, 1, None), (big - 1, small, 1, None), (small, big - 1, 1, None),
+        (7, None, 1, None),  # a null fee's words (7s) are not read
+        (big, 5, 1, "field 'amount': out of range for decimal(2)"),
+        (small - 1, None, 1, "field 'amount': out of range for decimal(2)"),
+        (5, big, 1, "field 'fee': out of range for decimal(3)"),
+        (2**100, -(2**100), 1, "field 'amount': out of range for decimal(2)"),
+        (big, 5, None, "field 'amount': out of range for decimal(2)"),  # before mcc
+        (5, big, None, "field 'mcc' is null"),  # after mcc
+    ]
+    n = len(cases)
+    table = pa.table({
+        **{k: pa.array([TXN[k]] * n) for k in ("id", "client_id", "currency", "country",
+                                              "channel", "account_age_days", "txn_count_24h",
+                                              "vip", "score")},
+        "ts": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * n, pa.timestamp("us", "UTC")),
+        "amount": decimal128([c[0] for c in cases], 2),
+        "fee": decimal128([c[1] for c in cases], 3),
+        "mcc": pa.array([c[2] for c in cases], pa.int64()),
+    })
+    for chunk_rows in (n, 4):
+        batch = engine.evaluate_batch(table.slice(1), chunk_rows=chunk_rows)
+        letters = {d["position"] + 1: d["error"] for d in batch.dead_letters}
+        assert {i: e["message"] for i, e in letters.items()} == {
+            i: c[3] for i, c in enumerate(cases) if c[3] is not None}
+        assert {e["kind"] for e in letters.values()} == {"schema"}
+        assert [p + 1 for p in batch.results.column("position").to_pylist()] == [
+            i for i, c in enumerate(cases[1:], 1) if c[3] is None]
+        assert batch.results.column("fired").to_pylist() == [["big"], [], ["big"]]
+
+
+SCHEMA_WITH_FEE = SCHEMA.replace("  note: string?\n", "  note: string?\n  fee: decimal(3)?\n")
+ONE_RULE = """\
+    ruleset: c
+    rules:
+      - id: big
+        when: amount > 0.00
+        action: flag
+"""
 
 
 def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:

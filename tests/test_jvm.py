@@ -94,7 +94,8 @@ def test_a_broken_java_home_fails_clearly_in_a_fresh_process(tmp_path: Path) -> 
 def test_java_error_codes_match_python(examples_compiled: Any) -> None:
     java_codes = examples_compiled.loader.cls("pyengine.runtime.ErrorCode")
     for name in ("OVERFLOW", "DIVISION_BY_ZERO", "MISSING_VALUE", "UNIQUE_VIOLATION",
-                 "ANY_CONFLICT", "CONVERSION", "INTERNAL", "UNKNOWN_CLIENT", "REGEX_LIMIT"):
+                 "ANY_CONFLICT", "CONVERSION", "INTERNAL", "UNKNOWN_CLIENT", "REGEX_LIMIT",
+                 "OUT_OF_RANGE"):
         assert int(getattr(java_codes, name)) == getattr(ops, name), name
 
 

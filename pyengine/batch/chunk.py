@@ -16,7 +16,13 @@ from typing import Any, TypeAlias
 import numpy as np
 import pyarrow as pa
 
-from pyengine.batch.convert import Columns, Shared, columns_from_records, convert_batch
+from pyengine.batch.convert import (
+    Columns,
+    Shared,
+    columns_from_records,
+    convert_batch,
+    out_of_range_error,
+)
 from pyengine.batch.csvlines import CsvLines, columns_from_csv
 from pyengine.batch.jsonlines import JsonLines, columns_from_json
 from pyengine.errors import JvmError
@@ -235,6 +241,9 @@ def _dead_letters(compiled: CompiledRules, batch: Batch, columns: Columns,
             error = {"kind": "parse", "message": columns.unparsed[i], "rule": None}
         elif not columns.ok[i]:
             error = {"kind": "schema", "message": columns.errors[i], "rule": None}
+        elif result.error[i] == ops.OUT_OF_RANGE:  # a decimal Java checked
+            error = {"kind": "schema", "rule": None,
+                     "message": out_of_range_error(compiled.fields[int(result.where[i])])}
         elif result.error[i] == ops.UNKNOWN_CLIENT:
             client = result.detail.get(i)
             error = {"kind": "unknown_client", "rule": None,

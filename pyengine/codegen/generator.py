@@ -40,6 +40,7 @@ class FieldView:
     kind: str  # long | double | boolean | string
     optional: bool
     used: bool = True  # read by some expression (client_id always: it routes)
+    decimal: bool = False  # may come as Arrow's decimal128, read in place (Chunk.outOfRange)
 
 
 @dataclass
@@ -193,7 +194,8 @@ def _zero(t: Type) -> object:
 
 def _fields(program: Program) -> list[FieldView]:
     used = program.read_fields
-    return [FieldView(i, f.name, jtype(f.type), item_kind(f.type), f.optional, f.name in used)
+    return [FieldView(i, f.name, jtype(f.type), item_kind(f.type), f.optional, f.name in used,
+                      f.type.kind == "decimal")
             for i, f in enumerate(program.schema.fields.values())]
 
 

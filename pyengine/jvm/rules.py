@@ -415,18 +415,21 @@ class CompiledRules:
         pure-Java benchmark."""
         bindings: list[tuple[str, list[Any]]] = []
         for index, f in enumerate(self.fields):
-            if f.name not in self.program.read_fields:
-                continue
             col = columns.columns[f.name]
+            # an unchecked decimal is bound all the same: Java checks its range
+            if f.name not in self.program.read_fields and not col.unchecked:
+                continue
             # numpy bools are bytes of 0 or 1: Java reads them in place
             valid = np.ascontiguousarray(col.present[from_:to]).view(np.uint8) \
                 if f.optional else None
             offsets = data = None
-            size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
             if java_kind(f.type) == "String":
                 # Arrow's UTF-8 bytes and offsets: Java decodes the values it reads.
                 offsets, data = _utf8_buffers(col.dictionary)
-            values = np.ascontiguousarray(col.values[from_:to])
+                size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
+            else:
+                size = col.words  # int64 words a value
+            values = np.ascontiguousarray(col.values[col.words * from_:col.words * to])
             bindings.append(("bindInput", [index, values, valid, offsets, data, size]))
         ok = columns.ok[from_:to]
         # no mask (null in Java) when every row is ok: Java then checks none of them

@@ -25,6 +25,9 @@ INTERNAL = 7
 UNKNOWN_CLIENT = 8
 # Java only: java.util.regex recurses per repetition of a group and can run out of stack.
 REGEX_LIMIT = 9
+# Java only, and not an evaluation error: a decimal read in place from Arrow's decimal128
+# does not fit a long (Chunk.outOfRange); ``where`` is the field.
+OUT_OF_RANGE = 10
 
 CODE_NAMES = {
     OVERFLOW: "overflow",
@@ -36,6 +39,7 @@ CODE_NAMES = {
     INTERNAL: "internal",
     UNKNOWN_CLIENT: "unknown_client",
     REGEX_LIMIT: "regex_limit",
+    OUT_OF_RANGE: "out_of_range",
 }
 
 

@@ -8,6 +8,7 @@ import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.Arrays;
+import pyengine.runtime.ErrorCode;
 import pyengine.runtime.StringDict;
 import pyengine.runtime.Utf8Cache;
 
@@ -30,6 +31,7 @@ public final class Chunk {
     private ByteBuffer dictData1;
     private String[] dict1;
     private LongBuffer in2; // amount
+    private int words2 = 1; // a value's longs: 2 for Arrow's decimal128 (see outOfRange)
     private IntBuffer in3; // currency (no rule reads it)
     private IntBuffer dictOffsets3;
     private ByteBuffer dictData3;
@@ -90,7 +92,9 @@ public final class Chunk {
      * int32 codes into a dictionary of UTF-8 values given as Arrow lays them out (one
      * more int32 offset than values, then the bytes). With {@code size} > 0 each value
      * is decoded once, when first read; size 0 says the codes are all distinct (a plain
-     * column, its own dictionary), so nothing is worth remembering per code.
+     * column, its own dictionary), so nothing is worth remembering per code. For any
+     * other field {@code size} is the number of longs a value takes: 2 for a decimal
+     * given as Arrow's decimal128 (its unscaled value, then its high word).
      */
     public void bindInput(int field, ByteBuffer values, ByteBuffer validity,
                           ByteBuffer dictOffsets, ByteBuffer dictData, int size) {
@@ -109,6 +113,7 @@ public final class Chunk {
                 break;
             case 2:
                 in2 = values.order(NATIVE).asLongBuffer();
+                words2 = size;
                 break;
             case 3:
                 in3 = values.order(NATIVE).asIntBuffer();
@@ -334,7 +339,7 @@ public final class Chunk {
     /** Copy row i into r: only the fields some rule reads (and client_id, for routing). */
     void load(int i, Record r) {
         r.f_client_id = decode(dictOffsets1, dictData1, dict1, recent[1], in1.get(i));
-        r.f_amount = in2.get(i);
+        r.f_amount = in2.get(words2 * i);
         r.f_country = decode(dictOffsets4, dictData4, dict4, recent[4], in4.get(i));
         r.f_mcc = in5.get(i);
         r.f_channel = decode(dictOffsets6, dictData6, dict6, recent[6], in6.get(i));
@@ -344,6 +349,28 @@ public final class Chunk {
         r.f_score = in11.get(i);
         r.has_note = valid12.get(i) != 0;
         if (r.has_note) r.f_note = decode(dictOffsets12, dictData12, dict12, recent[12], in12.get(i));
+    }
+
+    /**
+     * The index of the first decimal field (in field order) of row i whose value, given
+     * as Arrow's decimal128, does not fit a long (its high word is not the sign of its
+     * low word), or -1. Python checks no such value; fields no rule reads are bound for
+     * this check alone.
+     */
+    int outOfRange(int i) {
+        if (words2 == 2 && in2.get(2 * i + 1) != in2.get(2 * i) >> 63) {
+            return 2;
+        }
+        return -1;
+    }
+
+    /** Input row i failed conversion in Java: its decimal field {@code field} is out of range. */
+    void storeOutOfRange(int i, int field) {
+        error.put(i, ErrorCode.OUT_OF_RANGE);
+        ruleset.put(i, -1);
+        errorWhere.put(i, field);
+        addDetail(i, null);
+        storeEmpty(i);
     }
 
     /**

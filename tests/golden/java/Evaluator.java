@@ -185,6 +185,11 @@ public final class Evaluator {
                 chunk.storeEmpty(i);
                 continue;
             }
+            int outOfRange = chunk.outOfRange(i);
+            if (outOfRange >= 0) {
+                chunk.storeOutOfRange(i, outOfRange);
+                continue;
+            }
             chunk.load(i, record);
             evaluate(record, result);
             chunk.store(i, result);

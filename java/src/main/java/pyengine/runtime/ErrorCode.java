@@ -15,6 +15,8 @@ public final class ErrorCode {
     public static final int INTERNAL = 7;
     public static final int UNKNOWN_CLIENT = 8;
     public static final int REGEX_LIMIT = 9;
+    /** A chunk's decimal does not fit a long (a conversion error: the row is a schema dead letter). */
+    public static final int OUT_OF_RANGE = 10;
 
     private ErrorCode() {}
 }
