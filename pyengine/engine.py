@@ -92,21 +92,32 @@ class Engine:
         return self.compiled.evaluate_public(txn)
 
     def evaluate_batch(self, table: pa.Table | pa.RecordBatch, workers: int | None = None,
-                       chunk_rows: int = DEFAULT_CHUNK_ROWS) -> BatchResult:
+                       chunk_rows: int | None = None) -> BatchResult:
         """Evaluate an Arrow table of transactions on ``workers`` threads.
 
         Results keep the input order whatever the number of workers; ``position``
-        is the row index in ``table``.
+        is the row index in ``table``. ``chunk_rows`` defaults to chunks of about
+        ``DEFAULT_CHUNK_ROWS``, as many for each worker.
         """
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
+        workers = workers or default_workers()
+        size = chunk_rows or balanced_chunk_rows(table.num_rows, workers)
         # combine_chunks() leaves one batch per (non-empty) slice
-        chunks = [(start, table.slice(start, chunk_rows).combine_chunks().to_batches()[0])
-                  for start in range(0, table.num_rows, chunk_rows)]
-        outputs = run_chunks(self, chunks, workers or default_workers(), source="<table>")
+        chunks = [(start, table.slice(start, size).combine_chunks().to_batches()[0])
+                  for start in range(0, table.num_rows, size)]
+        outputs = run_chunks(self, chunks, workers, source="<table>")
         results = [o.results for o in outputs]
         combined = pa.concat_tables(results) if results else self.layout.schema.empty_table()
         return BatchResult(combined, [d for o in outputs for d in o.dead_letters])
+
+
+def balanced_chunk_rows(rows: int, workers: int) -> int:
+    """Rows a chunk for ``rows`` cut into chunks of about ``DEFAULT_CHUNK_ROWS``, their
+    number a multiple of ``workers``: with one chunk more for one worker, the others
+    waited for it at the end (2M rows, 2 workers: 31 chunks, 3% of the time idle)."""
+    per_worker = max(1, -(-rows // (DEFAULT_CHUNK_ROWS * workers)))
+    return max(1, -(-rows // (per_worker * workers)))
 
 
 def run_chunks(engine: Engine, chunks: Sequence[tuple[int, Batch]], workers: int,

@@ -20,10 +20,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pyengine.batch.generate import write_transactions
 from pyengine.batch.job import JobConfig, run_job
-from pyengine.engine import Engine
+from pyengine.engine import DEFAULT_CHUNK_ROWS, Engine, balanced_chunk_rows
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation
 from pyengine.lang.types import Type
 from pyengine.reference.evaluator import evaluate
@@ -237,6 +239,17 @@ ONE_RULE = """\
         when: amount > 0.00
         action: flag
 """
+
+
+@given(st.integers(0, 10**8), st.integers(1, 64))
+def test_a_table_is_cut_into_as_many_chunks_for_each_worker(rows: int, workers: int) -> None:
+    size = balanced_chunk_rows(rows, workers)
+    chunks = -(-rows // size)
+    assert 0 < size <= DEFAULT_CHUNK_ROWS
+    if rows >= workers * workers:  # (fewer rows: too few for equal chunks of each)
+        assert chunks % workers == 0
+        # no smaller than need be: one chunk fewer for each worker would be too large
+        assert chunks == workers or -(-rows // (chunks - workers)) > DEFAULT_CHUNK_ROWS
 
 
 def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:
