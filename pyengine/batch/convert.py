@@ -49,7 +49,8 @@ class Column:
         return self.words == 2
 
     def row_values(self) -> np.ndarray:
-        """One value a row (a decimal128's unscaled words: a copy)."""
+        """The values, one a row: for a decimal read in place, a copy of its unscaled
+        (low) words."""
         return self.values if self.words == 1 else self.values[0::2].copy()
 
 

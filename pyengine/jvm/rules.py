@@ -234,8 +234,8 @@ class _PerThread(threading.local):
     """A thread's Java Evaluator and SingleEvaluator, each made on its first use there.
 
     ``__getattr__`` runs only for an attribute not set yet, so later uses are plain
-    attribute reads: a tenth of a microsecond less a call than ``getattr`` with a default
-    behind a method.
+    attribute reads, about a tenth of a microsecond cheaper than a method calling
+    ``getattr`` with a default (``Engine.evaluate`` takes about 3 µs).
     """
 
     evaluator: Any  # annotations only: a class attribute would hide __getattr__
@@ -261,7 +261,6 @@ class CompiledRules:
     """A rules jar loaded in the JVM, with its resolved program."""
 
     def __init__(self, program: Program, jar: Path):
-
         self.program = program
         self.loader = JarLoader(jar)
         self.rules_class = self.loader.cls("pyengine.generated.Rules")

@@ -68,7 +68,6 @@ class SingleEvaluator:
         self._generation = [-1]  # of our copies of Java's string dictionaries
         self._dictionaries: list[list[str]] = [[] for _ in self.layout.outputs]
         self._fired_at = len(HEADER)
-        self._max_fired = self.layout.max_fired
         # where each output's validity, count and values are in the unpacked tuple
         self._slots: list[tuple[str, str, bool, int]] = []
         at = len(HEADER) + self.layout.max_fired
@@ -218,9 +217,10 @@ class SingleEvaluator:
         start = self._fired_at
         # A list display for each count up to _FIRED_DISPLAYS: most transactions fire a
         # few rules, and a comprehension is a call of its own (a third of ``public``).
+        counts = range(min(_FIRED_DISPLAYS, self.layout.max_fired) + 1)
         fired = "".join(
             f"[{', '.join(f'FIRED[result[{start + i}]]' for i in range(count))}] "
-            f"if n == {count} else " for count in range(min(_FIRED_DISPLAYS, self._max_fired) + 1))
+            f"if n == {count} else " for count in counts)
         fired += f"[FIRED[c] for c in result[{start}:{start} + n]]"
         return [f"    n = result[{_FIRED}]",
                 f"    return {{'decision': ACTIONS[result[{HEADER.index('decision')}]],",
