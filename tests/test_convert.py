@@ -24,18 +24,21 @@ def test_sliced_columns_convert_as_their_values(values: list[bool | None], start
         "vip": pa.array(values, pa.bool_()),
         "note": pa.array([None if v is None else f"n{v}" for v in values], pa.string()),
         "mcc": pa.array([None if v is None else int(v) for v in values], pa.int64()),
+        "score": pa.array([None if v is None else v + 0.5 for v in values], pa.float64()),
+        "ts": pa.array([None if v is None else int(v) for v in values], pa.timestamp("us")),
     }).slice(start, length)
     expected = values[start:start + length]
     columns = convert_batch(SCHEMA, batch)
     present = [v is not None for v in expected]
-    for name in ("vip", "note", "mcc"):
+    names = ("vip", "note", "mcc", "score", "ts")
+    for name in names:
         assert columns.columns[name].present.tolist() == present, name
-    vip, note, mcc = (columns.columns[name] for name in ("vip", "note", "mcc"))
+    vip, note, mcc, score, ts = (columns.columns[name] for name in names)
     for i, v in enumerate(expected):
         if v is None:
             assert not columns.ok[i]  # vip and mcc are required
             continue
-        assert (vip.values[i], mcc.values[i]) == (v, v)
+        assert (vip.values[i], mcc.values[i], score.values[i], ts.values[i]) == (v, v, v + 0.5, v)
         assert note.dictionary[int(note.values[i])].as_py() == f"n{v}"
 
 

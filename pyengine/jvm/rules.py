@@ -390,7 +390,8 @@ class CompiledRules:
         failed rows' details and the string outputs' dictionaries."""
         result = bound.result
         result.compact()
-        result.detail = error_details(bound.chunk)
+        # no row failed when every row has a result: no need to ask Java
+        result.detail = error_details(bound.chunk) if result.count < bound.rows else {}
         for index, (name, _) in enumerate(self.outputs):
             if result.kinds[name][0] == "String":  # other outputs have no dictionary
                 result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
