@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -163,9 +164,14 @@ FORMS = [
 ]
 
 
+class Country(StrEnum):  # a str subclass: joined as the text it is
+    US = "US"
+
+
 # Values of other fields the single path checks by joining the texts (strings) or by
 # packing them (the int range), rather than one by one.
 TYPE_FORMS = [
+    {"country": Country.US}, {"client_id": Country.US},
     {"mcc": 2**63 - 1}, {"mcc": 2**63}, {"mcc": -2**63}, {"mcc": -2**63 - 1}, {"mcc": True},
     {"mcc": 5411.0}, {"mcc": "5411"}, {"mcc": None}, {"client_id": 5}, {"client_id": None},
     {"country": b"US"}, {"channel": ["web"]}, {"id": None}, {"note": 7}, {"note": ""},
