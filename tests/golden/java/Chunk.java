@@ -15,9 +15,10 @@ import pyengine.runtime.Utf8Cache;
 /**
  * Column buffers of a chunk of transactions, in and out. Python binds direct
  * buffers over its own memory (numpy / Arrow), so values cross without copies:
- * ints, decimals (scaled) and timestamps (microseconds) as int64, floats as
- * float64, bools as one byte, strings as int32 dictionary codes plus the
- * dictionary, optional fields with a one-byte validity column.
+ * ints, decimals (scaled) and timestamps (microseconds) as int64 (a decimal also
+ * as Arrow's decimal128, two longs a value), floats as float64, bools as one
+ * byte, strings as int32 dictionary codes plus the dictionary, optional fields
+ * with a one-byte validity column.
  */
 public final class Chunk {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
