@@ -197,8 +197,8 @@ def test_decimals_out_of_the_long_range_are_dead_letters_naming_the_first_bad_fi
     # decimal no rule reads (fee); Python checks those of rows that failed on other fields.
     from pyengine.engine import load
 
-    schema = SCHEMA_WITH_FEE
-    engine = load(write_rules(tmp_path / "r", {"c.yaml": ONE_RULE}, schema), builder="javac")
+    rules = write_rules(tmp_path / "r", {"c.yaml": ONE_RULE}, SCHEMA_WITH_FEE)
+    engine = load(rules, builder="javac")
     big, small = 2**63, -(2**63)
     cases = [  # amount, fee, mcc: the dead letter's message (None: evaluated)
         (5, None, 1, None), (big - 1, small, 1, None), (small, big - 1, 1, None),
