@@ -104,14 +104,14 @@ def _check_failing_rows(schema: Schema, columns: dict[str, Column],
     perhaps such a decimal. Those rows are few.
     """
     found = False
+    rows = np.fromiter(errors, dtype=np.int64, count=len(errors))
     for name, col in columns.items():
         if not col.unchecked:
             continue
-        for row in errors:
-            low, high = col.values[2 * row:2 * row + 2].tolist()
-            if col.present[row] and high != low >> 63:
-                col.problems[row] = out_of_range(schema.fields[name].type.scale)
-                found = True
+        low, high = col.values[2 * rows], col.values[2 * rows + 1]
+        for row in rows[col.present[rows] & (high != low >> 63)].tolist():
+            col.problems[row] = out_of_range(schema.fields[name].type.scale)
+            found = True
     return found
 
 
