@@ -55,14 +55,15 @@ class ResultLayout:
         dict_string = pa.dictionary(pa.int32(), pa.string())
         fields = [
             pa.field("position", pa.int64(), nullable=False),
-            pa.field("id", pa.string()),
-            pa.field("client_id", pa.string()),
-            pa.field("ruleset", dict_string),
-            pa.field("decision", dict_string),
-            pa.field("fired", pa.list_(dict_string)),
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("client_id", pa.string(), nullable=False),
+            pa.field("ruleset", dict_string, nullable=False),
+            pa.field("decision", dict_string, nullable=False),
+            pa.field("fired", pa.list_(pa.field("element", dict_string, nullable=False)),
+                     nullable=False),
         ]
         fields += [pa.field(name, arrow_type(t)) for name, t in program.outputs.items()]
-        fields.append(pa.field("ruleset_version", dict_string))
+        fields.append(pa.field("ruleset_version", dict_string, nullable=False))
         self.schema = pa.schema(fields)
         # Parquet dictionary-encodes these; unique values (ids, positions) would only
         # fill a dictionary page to throw it away.
