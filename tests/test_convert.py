@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,3 +52,13 @@ def test_shared_arrays_are_not_writable() -> None:
                                                      "mcc": pa.array([1, 2])}))
     for array in (columns.columns["mcc"].present, columns.columns["id"].values):
         assert not array.flags.writeable
+
+
+@pytest.mark.parametrize("arrow_type", [pa.float64(), pa.float32()])
+def test_nan_and_infinities_in_a_float_column_are_schema_errors(arrow_type: pa.DataType) -> None:
+    values = [0.5, math.nan, None, math.inf, -math.inf, -0.0]
+    score = convert_batch(SCHEMA, pa.record_batch({"score": pa.array(values, arrow_type)})
+                          ).columns["score"]
+    bad = "NaN and infinities are not accepted"
+    assert score.problems == {1: bad, 3: bad, 4: bad}  # not the null: it is null
+    assert score.present.tolist() == [v is not None for v in values]
