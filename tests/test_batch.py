@@ -354,6 +354,13 @@ def test_parts_dictionary_encode_repetitive_columns_and_list_values(
     assert {"client_id", "decision", "fired.list.element", "notes.list.element"} <= dictionary
     assert not {"id", "position"} & dictionary  # unique values: a dictionary page is waste
     assert "DELTA_BINARY_PACKED" in columns[0].encodings  # position
+    # never null, and declared so: no definition levels for them (a fired list's only
+    # level tells an empty list from one with ids)
+    schema = meta.schema
+    levels = {c.path: c.max_definition_level for c in map(schema.column, range(len(schema)))}
+    assert {path for path, level in levels.items() if level == 0} == {
+        "position", "id", "client_id", "ruleset", "decision", "ruleset_version"}
+    assert levels["fired.list.element"] == 1 and levels["notes.list.element"] == 3
 
 
 def test_rerun_on_complete_output_changes_nothing(tmp_path: Path, engine: Engine) -> None:
