@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from pyengine.batch.generate import write_transactions
 from pyengine.batch.job import JobConfig, run_job
-from pyengine.engine import DEFAULT_CHUNK_ROWS, Engine, balanced_chunk_rows
+from pyengine.engine import MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Engine, chunk_plan
 from pyengine.errors import EvaluationError, RecordError, SchemaViolation
 from pyengine.lang.types import Type
 from pyengine.reference.evaluator import evaluate
@@ -242,14 +242,22 @@ ONE_RULE = """\
 
 
 @given(st.integers(0, 10**8), st.integers(1, 64))
-def test_a_table_is_cut_into_as_many_chunks_for_each_worker(rows: int, workers: int) -> None:
-    size = balanced_chunk_rows(rows, workers)
-    chunks = -(-rows // size)
-    assert 0 < size <= DEFAULT_CHUNK_ROWS
-    if rows >= workers * workers:  # (fewer rows: too few for equal chunks of each)
-        assert chunks % workers == 0
-        # no smaller than need be: one chunk fewer for each worker would be too large
-        assert chunks == workers or -(-rows // (chunks - workers)) > DEFAULT_CHUNK_ROWS
+def test_a_table_is_cut_into_chunks_that_shrink_towards_its_end(rows: int, workers: int) -> None:
+    plan = chunk_plan(rows, workers)
+    end = 0
+    for start, size in plan:  # every row once, in order
+        assert start == end
+        end += size
+    assert end == rows
+    sizes = [size for _, size in plan]
+    assert all(0 < size <= MAX_CHUNK_ROWS for size in sizes)
+    assert sizes[:-1] == sorted(sizes[:-1], reverse=True)  # the last one takes what is left
+    for start, size in plan:
+        left = rows - start
+        if workers == 1:
+            assert size == min(left, MAX_CHUNK_ROWS)
+        else:  # at most half a worker's share of what is left, unless that is very small
+            assert size <= max(MIN_CHUNK_ROWS, -(-left // (2 * workers)))
 
 
 def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:
