@@ -8,6 +8,8 @@ beforehand, one Java thread per worker over disjoint row ranges: the physical li
 of the compiled rules. "evaluate_batch" times the Python API end to end on an
 in-memory Arrow table: conversion, the Java calls, building the Arrow results.
 "Engine.evaluate" times single transactions (dicts as JSON gives them) on one thread.
+Each run times the Java loop and then ``evaluate_batch``; the ratio printed is the
+median of the runs' ratios, with their range.
 """
 
 from __future__ import annotations
@@ -88,23 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.records:,} transactions, {args.rules}")
     base: dict[int, float] = {}
     for workers in [int(w) for w in args.workers.split(",")]:
-        java = statistics.median(args.records / java_loop_seconds(engine, table, workers)
-                                 for _ in range(args.runs))
         # Warm up this many workers' threads and their Java evaluators first, as the
         # Java loop warms each of its threads: the first call starts them. Two calls
         # over the whole table: the first two in a process ran at about 50% and 80% of
         # the later ones' speed (the process grows to hold a table's results).
         for _ in range(2):
             engine.evaluate_batch(table, workers=workers)
-        api = []
+        java, api = [], []
         for _ in range(args.runs):
+            # back to back, so that both see the machine at the same speed: on this
+            # VM, the Java loop's time alone varies by up to a fifth from run to run
+            java.append(java_loop_seconds(engine, table, workers))
             start = time.perf_counter()
             engine.evaluate_batch(table, workers=workers)
-            api.append(args.records / (time.perf_counter() - start))
-        batch = statistics.median(api)
+            api.append(time.perf_counter() - start)
+        ratios = [j / a for j, a in zip(java, api, strict=True)]
+        batch = args.records / statistics.median(api)
         base.setdefault(1, batch)
-        print(f"workers {workers}: java loop {java:12,.0f}/s   evaluate_batch {batch:12,.0f}/s"
-              f"   ratio {batch / java:.2f}   scaling vs 1 worker {batch / base[1]:.2f}")
+        print(f"workers {workers}: java loop {args.records / statistics.median(java):12,.0f}/s"
+              f"   evaluate_batch {batch:12,.0f}/s   ratio {statistics.median(ratios):.2f}"
+              f" ({min(ratios):.2f}-{max(ratios):.2f})"
+              f"   scaling vs 1 worker {batch / base[1]:.2f}")
     single = statistics.median(single_calls_per_second(engine, table, args.single_calls)
                                for _ in range(args.runs))
     print(f"Engine.evaluate (one thread): {single:12,.0f} calls/s")
