@@ -125,6 +125,12 @@ def chunk_plan(rows: int, workers: int) -> list[tuple[int, int]]:
     take the next chunk when they are free, so they finish about together. With equal
     chunks, one worker's last chunk ran alone for up to 11 ms of a 200 ms table (2M
     rows, 2 workers): Java's speed varies from chunk to chunk.
+
+    The first chunks of all workers but the last are 1/W, 2/W, ... of their size: with
+    equal first chunks, workers ended their Java calls at about the same moments, chunk
+    after chunk, and waited for each other's turn for Python (``batch/chunk._TURNS``):
+    2-16 ms of a 2M-row table at 2 workers, 0-7 ms with this, which made the table 3%
+    faster (median of 15 pairs).
     """
     plan: list[tuple[int, int]] = []
     start = 0
@@ -132,6 +138,8 @@ def chunk_plan(rows: int, workers: int) -> list[tuple[int, int]]:
         left = rows - start
         size = MAX_CHUNK_ROWS if workers <= 1 else max(MIN_CHUNK_ROWS, -(-left // (2 * workers)))
         size = min(size, MAX_CHUNK_ROWS, left)
+        if len(plan) < workers - 1:  # staggered starts (see above)
+            size = max(1, size * (len(plan) + 1) // workers)
         plan.append((start, size))
         start += size
     return plan

@@ -242,7 +242,8 @@ ONE_RULE = """\
 
 
 @given(st.integers(0, 10**8), st.integers(1, 64))
-def test_a_table_is_cut_into_chunks_that_shrink_towards_its_end(rows: int, workers: int) -> None:
+def test_a_table_is_cut_into_staggered_chunks_that_shrink_towards_its_end(rows: int,
+                                                                          workers: int) -> None:
     plan = chunk_plan(rows, workers)
     end = 0
     for start, size in plan:  # every row once, in order
@@ -251,7 +252,11 @@ def test_a_table_is_cut_into_chunks_that_shrink_towards_its_end(rows: int, worke
     assert end == rows
     sizes = [size for _, size in plan]
     assert all(0 < size <= MAX_CHUNK_ROWS for size in sizes)
-    assert sizes[:-1] == sorted(sizes[:-1], reverse=True)  # the last one takes what is left
+    staggered = workers - 1  # the first chunks of all workers but one start them apart
+    for k, size in enumerate(sizes[:staggered]):
+        assert size <= max(1, MAX_CHUNK_ROWS * (k + 1) // workers)
+    then = sizes[staggered:-1]  # (the last chunk takes what is left)
+    assert then == sorted(then, reverse=True)
     for start, size in plan:
         left = rows - start
         if workers == 1:
