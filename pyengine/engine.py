@@ -104,8 +104,12 @@ class Engine:
             table = pa.Table.from_batches([table])
         workers = workers or default_workers()
         n = table.num_rows
-        plan = ([(start, chunk_rows) for start in range(0, n, chunk_rows)] if chunk_rows
-                else chunk_plan(n, workers))
+        if chunk_rows is None:
+            plan = chunk_plan(n, workers)
+        elif chunk_rows >= 1:
+            plan = [(start, chunk_rows) for start in range(0, n, chunk_rows)]
+        else:  # a negative step would make no chunks, and no results, silently
+            raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
         # combine_chunks() leaves one batch per (non-empty) slice
         chunks = [(start, table.slice(start, size).combine_chunks().to_batches()[0])
                   for start, size in plan]

@@ -265,6 +265,22 @@ def test_a_table_is_cut_into_staggered_chunks_that_shrink_towards_its_end(rows: 
             assert size <= max(MIN_CHUNK_ROWS, -(-left // (2 * workers)))
 
 
+def test_the_default_chunks_give_the_results_of_one_chunk(engine: Engine) -> None:
+    # 60,000 rows at 2 workers: a staggered first chunk, then shrinking ones
+    table = pa.Table.from_pylist(sample_rows(60_000, seed=5))
+    assert [size for _, size in chunk_plan(table.num_rows, 2)][:2] == [8192, 16384]
+    whole = engine.evaluate_batch(table, workers=2, chunk_rows=table.num_rows)
+    planned = engine.evaluate_batch(table, workers=2)
+    # (each chunk has its own dictionaries for string outputs: compared as values)
+    assert planned.results.to_pylist() == whole.results.to_pylist()
+    assert planned.dead_letters == whole.dead_letters and whole.dead_letters
+
+
+def test_chunk_rows_below_one_are_refused(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1, not -5"):
+        engine.evaluate_batch(pa.Table.from_pylist(sample_rows(10)), chunk_rows=-5)
+
+
 def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:
     table = pa.Table.from_pylist(sample_rows(300))
 
