@@ -108,8 +108,8 @@ def _check_failing_rows(schema: Schema, columns: dict[str, Column],
     for name, col in columns.items():
         if not col.unchecked:
             continue
-        low, high = col.values[2 * rows], col.values[2 * rows + 1]
-        for row in rows[col.present[rows] & (high != low >> 63)].tolist():
+        fits = _fits_long(col.values[2 * rows], col.values[2 * rows + 1])
+        for row in rows[col.present[rows] & ~fits].tolist():
             col.problems[row] = out_of_range(schema.fields[name].type.scale)
             found = True
     return found
@@ -284,15 +284,21 @@ def _decimal(arr: pa.Array, t: Type) -> Column | None:
     # (the same scale needs no cast.) Read in place, two words a value: checking and
     # copying the unscaled words here took a fifth of a chunk's Python time, and Java
     # checks them as it reads them (Chunk.outOfRange); a null's words are not read.
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * (len(arr) + arr.offset))
-    return Column(words[2 * arr.offset:], present, words=2)
+    return Column(_decimal_words(arr), present, words=2)
 
 
-def _words(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The low and high int64 words of a decimal128 array's values."""
+def _decimal_words(arr: pa.Array) -> np.ndarray:
+    """A decimal128 array's values where they are, as int64 words, two a value: the
+    unscaled value's low word, then its high word."""
     words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * (len(arr) + arr.offset))
-    words = words.reshape(-1, 2)[arr.offset:]
-    return words[:, 0], words[:, 1]
+    return words[2 * arr.offset:]
+
+
+def _fits_long(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Whether each decimal128 value (its low and high words) is an int64: its high word
+    is then only the sign of its low word."""
+    fits: np.ndarray = high == low >> 63
+    return fits
 
 
 def _scaled_ints(values: np.ndarray, present: np.ndarray) -> Column:
@@ -344,8 +350,9 @@ def _decimal_text(arr: pa.Array, t: Type) -> Column:
         return _from_text(arr, t, pa.nulls(len(arr), pa.int64()))
     plain = pc.match_substring_regex(arr, rf"^-?[0-9]{{1,19}}(\.[0-9]{{0,{t.scale}}})?$")
     exact = _cast(_where(plain, arr), pa.decimal128(38, t.scale))
-    low, high = _words(exact)
-    fits = (high == (low >> 63)) & _present(exact)  # the unscaled value is an int64
+    words = _decimal_words(exact)
+    low = words[0::2]
+    fits = _fits_long(low, words[1::2]) & _present(exact)  # the unscaled value is an int64
     return _from_text(arr, t, pa.array(low, pa.int64(), mask=~fits))
 
 
