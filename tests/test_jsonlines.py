@@ -92,13 +92,39 @@ def test_typical_batch_takes_the_bulk_path_in_order() -> None:
 def test_a_refused_text_in_a_block_leaves_its_neighbours_on_the_bulk_path() -> None:
     texts = [json.dumps({**complete(), "id": f"t{i}"}) for i in range(3 * jsonlines.BLOCK)]
     for row in (0, 5, jsonlines.BLOCK - 1, jsonlines.BLOCK, len(texts) - 1):
-        texts[row] = texts[row][:-3]  # truncated: not JSON
+        texts[row] = texts[row][:-1] + ",}"  # a trailing comma: not JSON
     texts[7] = texts[7].replace('"mcc": 5411', '"mcc": 5411.5')  # Arrow names no row
     texts[9] = texts[9][:-1] + "} {}"  # two objects on one line
     columns = columns_from_json(SCHEMA, JsonLines(texts))
     assert sorted(columns.unparsed) == [0, 5, 9, jsonlines.BLOCK - 1, jsonlines.BLOCK,
                                         len(texts) - 1]
     assert columns.errors[7] == "field 'mcc': expected an integer, got a number"
+    assert rows(columns, SCHEMA) == rows(one_by_one(texts), SCHEMA)
+
+
+def test_texts_not_ending_in_a_brace_are_left_to_one_by_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A truncated message is the commonest malformed one; were Arrow asked, it would
+    # parse the block up to it, refuse it, and parse that part again.
+    texts = [json.dumps({**complete(), "id": f"t{i}"}) for i in range(2 * jsonlines.BLOCK)]
+    truncated = [0, 5, jsonlines.BLOCK - 1, jsonlines.BLOCK, len(texts) - 1]
+    for row in truncated:
+        texts[row] = texts[row][:-3]
+    texts[9] += " \t"  # an object with blanks after it: read one by one, and read
+    blocks: list[bytes] = []
+    read = jsonlines._read
+
+    def spy(options: Any, block: memoryview, count: int) -> Any:
+        blocks.append(bytes(block))
+        return read(options, block, count)
+
+    monkeypatch.setattr(jsonlines, "_read", spy)
+    columns = columns_from_json(SCHEMA, JsonLines(texts))
+    assert sorted(columns.unparsed) == truncated
+    assert rows(columns, SCHEMA)[9][:3] == (True, None, None)
+    handed = b"\n".join(blocks).split(b"\n")
+    assert len(handed) == len(texts) - len(truncated) - 1  # each good text once
+    assert all(text.endswith(b"}") for text in handed)
     assert rows(columns, SCHEMA) == rows(one_by_one(texts), SCHEMA)
 
 

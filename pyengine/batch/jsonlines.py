@@ -11,9 +11,10 @@ Arrow only ever reads texts it reads the same way, and a text is handed to the
 single-transaction path (:func:`columns_from_records`, with its exact messages)
 whenever there is any doubt:
 
-- before parsing: a text that is not one line, does not start with ``{``, is not
-  valid UTF-8, could nest deeper than Python's parser goes, or holds ``Inf``
-  (Arrow reads ``Inf`` as infinity, Python only ``Infinity``);
+- before parsing: a text that is not one line, does not start with ``{`` or end
+  with ``}`` (a truncated message), is not valid UTF-8, could nest deeper than
+  Python's parser goes, or holds ``Inf`` (Arrow reads ``Inf`` as infinity, Python
+  only ``Infinity``);
 - while parsing: a text Arrow refuses (the row it names; a whole block is split in
   halves when Arrow names none), or a block that gives more rows than texts (two
   objects on one line);
@@ -29,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,7 @@ BLOCK = 2048  # texts per Arrow parse: large enough to amortize a call, small to
 _DEEP = 512
 _ROW = re.compile(r" in row (\d+)$")
 _BRACE = ord("{")
+_CLOSE = ord("}")
 _ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(),
                 "bool": pa.bool_(), "decimal": pa.string(), "timestamp": pa.string()}
 
@@ -135,6 +138,13 @@ class _Candidates:
     def block(self, start: int, end: int) -> memoryview:
         """Texts ``start`` .. ``end - 1``, still joined (no copy)."""
         return memoryview(self.joined)[self.starts[start]:self.starts[end] - 1]
+
+    def unclosed(self) -> list[int]:
+        """The texts (indexes into ``rows``) whose last byte is not ``}``: not JSON
+        objects (a truncated message), or ones with trailing blanks. Arrow is not asked
+        about them: a text it refuses costs a parse of its block up to that text, twice."""
+        last = np.frombuffer(self.joined, np.uint8)[self.starts[1:] - 2]
+        return np.flatnonzero(last != _CLOSE).tolist()
 
 
 def _candidates(texts: Sequence[str | bytes]) -> _Candidates:
@@ -223,9 +233,13 @@ def _parse(options: pajson.ParseOptions, candidates: _Candidates) -> tuple[
     rows = candidates.rows
     tables: list[pa.Table] = []
     parsed: list[int] = []
-    refused: list[int] = []
-    # Pieces are (start, end) ranges of ``rows``; a stack, so later pieces go in first.
-    stack = [(s, min(s + BLOCK, len(rows))) for s in range(0, len(rows), BLOCK)][::-1]
+    unclosed = candidates.unclosed()
+    refused = [rows[k] for k in unclosed]
+    # Pieces are (start, end) ranges of ``rows`` between the unclosed texts; a stack,
+    # so later pieces go in first.
+    bounds = [-1, *unclosed, len(rows)]
+    stack = [(s, min(s + BLOCK, end)) for after, end in pairwise(bounds)
+             for s in range(after + 1, end, BLOCK)][::-1]
     while stack:
         start, end = stack.pop()
         if start == end:
