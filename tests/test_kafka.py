@@ -337,3 +337,26 @@ def test_kafka_usage_errors(tmp_path: Path) -> None:
                    "--dlq", "kafka://other:1/d")
     assert clusters.returncode == 2 and "same Kafka cluster" in clusters.stderr
     assert "Traceback" not in bad.stderr + missing.stderr + mixed.stderr + clusters.stderr
+
+
+def test_kafka_benchmark_runs(broker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyengine.bench.kafka import main
+
+    assert main(["--servers", broker, "--rules", str(EXAMPLES), "--records", "20000",
+                 "--members", "1", "--runs", "1", "--batch-size", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "1 member :" in out and "CPU in the window: members " in out
+
+
+def test_kafka_benchmark_splits_the_windows_cpu_time() -> None:
+    from pyengine.bench.kafka import Sample, Sampler
+
+    sampler = Sampler([], None, period=3600)  # the samples are given below, not taken
+    sampler.stop()
+    sampler.samples = [Sample(9.0, 0.0, 0.0, 0.0, 0.0), Sample(10.0, 100.0, 50.0, 10.0, 1.0),
+                       Sample(11.0, 101.0, 51.0, 11.0, 1.0), Sample(12.0, 104.0, 52.0, 12.0, 1.5),
+                       Sample(13.0, 200.0, 52.0, 20.0, 9.0)]
+    # From 10 s to 12 s: 4 s busy (members 2, broker 0.5, the rest 1.5) and 2 s idle.
+    assert sampler.between(10.0, 12.0) == ("CPU in the window: members 33%, broker 8%, "
+                                           "other 25%, idle 33%")
+    assert sampler.between(10.5, 10.9) == "CPU use not sampled"
