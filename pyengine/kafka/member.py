@@ -119,7 +119,9 @@ class Member:
             "auto.offset.reset": "earliest", "session.timeout.ms": c.session_timeout_ms,
             # A member learns that another joined at its next heartbeat (3 s by default),
             # and the group waits for it: a new member would wait that long for work.
-            "heartbeat.interval.ms": max(100, c.session_timeout_ms // 10),
+            # Every 250 ms, a member that joins a working group has its partitions within
+            # about half a second (the others first end the batch they are on).
+            "heartbeat.interval.ms": max(100, c.session_timeout_ms // 40),
             "partition.assignment.strategy": "roundrobin",
             "fetch.max.bytes": 64 * 2**20, "max.partition.fetch.bytes": 16 * 2**20,
             "error_cb": self._client_error, "log_level": 3,
@@ -152,6 +154,10 @@ class Member:
             ensure_topic(url, partitions=1)
         consumer, producer = self._clients()
         try:
+            # librdkafka asks for a producer id at once, and when no connection is up yet
+            # asks again only 0.5 s later: one of two members started together often
+            # began that much later. A metadata request first opens the connection.
+            producer.list_topics(timeout=30)
             producer.init_transactions(30)
         except KafkaException as exc:
             raise KafkaError(f"cannot start transactions on {c.output.servers}: "
