@@ -113,7 +113,9 @@ class Sampler:
 def _broker_pid(given: int | None) -> int | None:
     if given is not None:
         return given
-    state = Path(os.environ.get("PYENGINE_KAFKA_STATE", ".kafka-local")) / "broker.pid"
+    # scripts/kafka-local keeps its state in the repository unless told otherwise.
+    default = Path(__file__).resolve().parents[2] / ".kafka-local"
+    state = Path(os.environ.get("PYENGINE_KAFKA_STATE", default)) / "broker.pid"
     try:
         return int(state.read_text().strip())
     except (OSError, ValueError):
