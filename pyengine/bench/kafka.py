@@ -8,9 +8,10 @@ For each run: a fresh 4-partition input topic filled by ``generate`` (0.1% bad),
 then N members (``run --input kafka://...`` processes, one worker thread each) of
 a fresh group. Throughput is the input size over the time from the first batch
 any member started to the last batch any member committed: JVM start-up and the
-idle wait at the end are left out. Members start together but join the group up to a
-second or so apart, the first working alone meanwhile: the default input is large
-enough (about 10 s of work) for that not to decide the figure. A run in which a member
+idle wait at the end are left out. Members start together but the second to join the
+group gets its partitions about half a second after the first, which works alone
+meanwhile: the default input (6-8 s of work on a 2-core machine) keeps that to under a
+tenth of the window. A run in which a member
 consumed nothing is refused: it would be a figure for fewer members.
 
 What limits a run: the machine's CPU time in that same window (sampled from ``/proc``
@@ -92,6 +93,7 @@ class Sampler:
         return Sample(time.time(), busy, idle, sum(self._last.values()), broker)
 
     def stop(self) -> None:
+        """Take no more samples."""
         self._stop.set()
         self._thread.join()
 
@@ -111,6 +113,7 @@ class Sampler:
 
 
 def _broker_pid(given: int | None) -> int | None:
+    """The broker's process: ``given``, or the one scripts/kafka-local started, if any."""
     if given is not None:
         return given
     # scripts/kafka-local keeps its state in the repository unless told otherwise.
@@ -150,6 +153,8 @@ def run_once(servers: str, rules: Path, records: int, members: int, partitions: 
     first = min(float(r["first_batch"]) for r in reports)
     last = max(float(r["last_batch"]) for r in reports)
     return records / (last - first), sampler.between(first, last)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the median throughput per member count."""
     parser = argparse.ArgumentParser(prog="python -m pyengine.bench.kafka")
