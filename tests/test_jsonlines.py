@@ -104,7 +104,7 @@ def test_a_refused_text_in_a_block_leaves_its_neighbours_on_the_bulk_path() -> N
 
 def test_texts_not_ending_in_a_brace_are_left_to_one_by_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # A truncated message is the commonest malformed one; were Arrow asked, it would
+    # A truncated message is a common malformed one; were Arrow asked, it would
     # parse the block up to it, refuse it, and parse that part again.
     texts = [json.dumps({**complete(), "id": f"t{i}"}) for i in range(2 * jsonlines.BLOCK)]
     truncated = [0, 5, jsonlines.BLOCK - 1, jsonlines.BLOCK, len(texts) - 1]

@@ -342,7 +342,7 @@ def test_kafka_usage_errors(tmp_path: Path) -> None:
 def test_kafka_benchmark_runs(broker: str, capsys: pytest.CaptureFixture[str]) -> None:
     from pyengine.bench.kafka import main
 
-    assert main(["--servers", broker, "--rules", str(EXAMPLES), "--records", "20000",
+    assert main(["--servers", broker, "--rules", str(EXAMPLES), "--records", "40000",
                  "--members", "1", "--runs", "1", "--batch-size", "1000"]) == 0
     out = capsys.readouterr().out
     assert "1 member :" in out and "CPU in the window: members " in out
