@@ -360,3 +360,5 @@ def test_kafka_benchmark_splits_the_windows_cpu_time() -> None:
     assert sampler.between(10.0, 12.0) == ("CPU in the window: members 33%, broker 8%, "
                                            "other 25%, idle 33%")
     assert sampler.between(10.5, 10.9) == "CPU use not sampled"
+    sampler.samples = [Sample(10.0, 100.0, 50.0, 10.0, 1.0)] * 2  # within one clock tick
+    assert sampler.between(9.0, 11.0) == "CPU use not sampled"

@@ -104,6 +104,8 @@ class Sampler:
             return "CPU use not sampled"
         a, b = inside[0], inside[-1]
         total = (b.busy - a.busy) + (b.idle - a.idle)
+        if total <= 0:  # no clock tick between them: nothing to divide
+            return "CPU use not sampled"
         members, broker = b.members - a.members, b.broker - a.broker
         # The processes' times and the machine's are read a moment apart: "other" can
         # come out a little below zero on a machine doing nothing else.
