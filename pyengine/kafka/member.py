@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import json
 import os
 import socket
@@ -35,6 +34,7 @@ from pyengine.batch.chunk import ChunkOutput
 from pyengine.batch.job import Progress, Tally
 from pyengine.batch.jsonlines import JsonLines
 from pyengine.engine import Engine, run_chunks
+from pyengine.jvm.jsontext import JsonRowsWriter
 from pyengine.kafka.generate import ensure_topic, produce
 from pyengine.kafka.url import KafkaError, KafkaUrl
 from pyengine.spec.program import ACTIONS
@@ -98,6 +98,7 @@ class Member:
         self.config = config
         self.on_progress = on_progress or (lambda p: None)
         self.counters = Counters()
+        self._json = JsonRowsWriter(engine.compiled.loader)
         self.started = time.perf_counter()
         self.active = 0.0  # seconds spent on batches, for the throughput figure
         self.stopped_idle = False
@@ -275,7 +276,7 @@ class Member:
         send = producer.produce
         for out in outputs:
             rows = out.results.column("position").to_numpy()
-            lines = _json_lines(self._located(out.results, polled, rows))
+            lines = self._json.lines(self._located(out.results, polled, rows))
             # Every result has an id (a required string field), and Arrow strings are
             # valid UTF-8: their bytes are the keys ``_key`` would give, without a call
             # for each of the batch's results.
@@ -366,36 +367,6 @@ def _key(txn_id: Any, message: Any) -> bytes | None:
             return txn_id.encode()
     key: bytes | None = message.key()
     return key
-
-
-def _json_lines(table: pa.Table) -> list[bytes]:
-    """One JSON object per row, as ``json_safe`` would give it (decimals as text)."""
-    import polars as pl
-
-    if table.num_rows == 0:
-        return []
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    out = io.BytesIO()
-    frame.select(_isoformat(pl.col(name), frame.schema[name])
-                 for name in frame.columns).write_ndjson(out)
-    # Split at newlines only: a string value may hold U+2028, which splitlines() splits.
-    return out.getvalue().rstrip(b"\n").split(b"\n")
-
-
-def _isoformat(column: Any, dtype: Any) -> Any:
-    """``column`` with its timestamps, also those in lists, as ``datetime.isoformat``
-    writes them: polars would write 3 fraction digits when a column's values are whole
-    milliseconds, where dead letters (``json_safe``) write 6."""
-    import polars as pl
-
-    if isinstance(dtype, pl.List):
-        return column.list.eval(_isoformat(pl.element(), dtype.inner))
-    if not isinstance(dtype, pl.Datetime):
-        return column
-    whole = column.dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
-    fraction = column.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z")
-    return pl.when(column.dt.microsecond() == 0).then(whole).otherwise(fraction)
 
 
 def _topic_exists(consumer: Any, topic: str) -> bool:
