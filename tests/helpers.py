@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def one_rule(when: str, action: str = "flag", extra: str = "") -> str:
 
 def rows(columns: Columns, schema: Schema) -> list[Any]:
     """Each row of converted columns as (ok, error, parse error, present values), with
-    strings decoded: what two ways of converting a batch must agree on."""
+    strings decoded and floats with their sign (-0.0 == 0.0): what two ways of converting
+    a batch must agree on."""
     out = []
     for i in range(columns.n):
         values = {}
@@ -46,7 +48,9 @@ def rows(columns: Columns, schema: Schema) -> list[Any]:
             col = columns.columns[name]
             if col.present[i]:
                 v = col.row_values()[i]
-                values[name] = (col.dictionary[int(v)].as_py() if java_kind(f.type) == "String"
+                kind = java_kind(f.type)
+                values[name] = (col.dictionary[int(v)].as_py() if kind == "String"
+                                else (v.item(), math.copysign(1.0, v)) if kind == "double"
                                 else v.item())
         out.append((bool(columns.ok[i]), columns.errors.get(i), columns.unparsed.get(i),
                     values if columns.ok[i] else None))

@@ -143,7 +143,7 @@ def _convert_and_bind(compiled: CompiledRules, batch: Batch) -> tuple[Columns, B
             columns = convert_batch(schema, batch)
             return columns, compiled.bind_columns(columns, 0, columns.n)
     if isinstance(batch, JsonLines):
-        columns = columns_from_json(schema, batch)
+        columns = columns_from_json(schema, batch, compiled.json_reader)
     elif isinstance(batch, CsvLines):
         columns = columns_from_csv(schema, batch)
     else:

@@ -44,6 +44,7 @@ from pyengine.batch.convert import (
     merge_columns,
     take_rows,
 )
+from pyengine.jvm.jsontext import JsonRecordsReader
 from pyengine.records import parse_json
 from pyengine.spec.program import Schema
 
@@ -54,6 +55,7 @@ _DEEP = 512
 _ROW = re.compile(r" in row (\d+)$")
 _BRACE = ord("{")
 _CLOSE = ord("}")
+_NO_ROWS = np.zeros(0, np.int64)
 _ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(),
                 "bool": pa.bool_(), "decimal": pa.string(), "timestamp": pa.string()}
 
@@ -91,33 +93,56 @@ class JsonLines:
         return text.decode("utf-8", "backslashreplace")
 
 
-def columns_from_json(schema: Schema, lines: JsonLines) -> Columns:
+def columns_from_json(schema: Schema, lines: JsonLines,
+                      reader: JsonRecordsReader | None = None) -> Columns:
     """Convert every record of ``lines``; never raises for bad records.
 
-    Rows that are not JSON are not ok and are listed in ``Columns.unparsed``.
+    Rows that are not JSON are not ok and are listed in ``Columns.unparsed``. With a
+    ``reader`` (Java's), the texts it reads skip Arrow's parser.
     """
     n = len(lines)
     texts = lines.texts
     candidates = _candidates(texts)
+    others = (sorted(set(range(n)).difference(candidates.rows)) if len(candidates.rows) < n
+              else [])  # texts that are left to the one-by-one path at once
+    parts: list[tuple[np.ndarray, Columns]] = []
+    if reader is not None and len(candidates.rows):
+        read, left = reader.read(candidates.joined, candidates.starts)
+        if not others and not left.any():
+            return read  # every record read by Java, in order
+        rows = np.asarray(candidates.rows, dtype=np.int64)
+        parts.append((rows[~left], take_rows(read, ~left)))
+        candidates = candidates.subset(np.flatnonzero(left))
     tables, parsed, doubtful = _parse(_parse_options(schema), candidates)
     fast_rows = np.array(parsed, dtype=np.int64)
     fast = (convert_batch(schema, pa.concat_tables(tables).combine_chunks()) if tables
             else None)
-    if fast is not None and fast.errors:
-        # Which message (missing or null, and the first bad field) is the other path's.
-        bad = np.fromiter(fast.errors, dtype=np.int64, count=len(fast.errors))
+    bad = _doubtful_rows(schema, fast) if fast is not None else _NO_ROWS
+    if fast is not None and len(bad):
         doubtful += fast_rows[bad].tolist()
         keep = np.ones(len(fast_rows), dtype=bool)
         keep[bad] = False
         fast_rows = fast_rows[keep]
         fast = take_rows(fast, keep)
-    slow_rows = doubtful
-    if len(candidates.rows) < n:
-        slow_rows += sorted(set(range(n)).difference(candidates.rows))
+    if fast is not None:
+        parts.append((fast_rows, fast))
+    slow_rows = doubtful + others
     slow = _one_by_one(schema, lines, sorted(slow_rows))
-    if fast is not None and not slow_rows:
-        return fast  # every record went the fast way, in order
-    return merge_columns(schema, n, [(fast_rows, fast)] if fast is not None else [], *slow)
+    if len(parts) == 1 and not slow_rows and len(parts[0][0]) == n:
+        return parts[0][1]  # every record went one fast way, in order
+    return merge_columns(schema, n, parts, *slow)
+
+
+def _doubtful_rows(schema: Schema, fast: Columns) -> np.ndarray:
+    """Rows of Arrow's columns that the one-by-one path reads: those with a schema error
+    (its message says missing or null, and names the first bad field), and those with a
+    float of -0.0, which Arrow also reads from the integer ``-0`` (Python: 0.0)."""
+    rows = [np.fromiter(fast.errors, dtype=np.int64, count=len(fast.errors))]
+    for name, f in schema.fields.items():
+        if f.type.kind == "float":
+            col = fast.columns[name]
+            rows.append(np.flatnonzero(col.present & (col.values == 0) & np.signbit(col.values)))
+    return np.unique(np.concatenate(rows))
 
 
 def _parse_options(schema: Schema) -> pajson.ParseOptions:
@@ -138,6 +163,13 @@ class _Candidates:
     def block(self, start: int, end: int) -> memoryview:
         """Texts ``start`` .. ``end - 1``, still joined (no copy)."""
         return memoryview(self.joined)[self.starts[start]:self.starts[end] - 1]
+
+    def subset(self, indexes: np.ndarray) -> _Candidates:
+        """The candidates ``indexes`` (into ``rows``) only."""
+        view = memoryview(self.joined)
+        chosen = [view[self.starts[k]:self.starts[k + 1] - 1] for k in indexes.tolist()]
+        return _Candidates([self.rows[k] for k in indexes.tolist()], b"\n".join(chosen),
+                           _starts([len(text) for text in chosen]))
 
     def unclosed(self) -> list[int]:
         """The texts (indexes into ``rows``) whose last byte is not ``}``: not JSON

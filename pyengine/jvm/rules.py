@@ -34,6 +34,7 @@ from pyengine.spec.program import ACTIONS, Program
 
 if TYPE_CHECKING:
     from pyengine.batch.convert import Columns
+    from pyengine.jvm.jsontext import JsonRecordsReader
 
 # Chunk methods whose buffers Java writes (results); it only reads the others.
 RESULT_BINDINGS = ("bindResults", "bindOutput")
@@ -275,6 +276,13 @@ class CompiledRules:
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self._local = _PerThread(self)
+
+    @functools.cached_property
+    def json_reader(self) -> JsonRecordsReader | None:
+        """Java's reader of this schema's JSON records (None if it cannot read them)."""
+        from pyengine.jvm.jsontext import JsonRecordsReader
+
+        return JsonRecordsReader.of(self.loader, self.program.schema)
 
     def evaluator(self) -> Any:
         """This thread's Java Evaluator (evaluators are not thread-safe)."""
