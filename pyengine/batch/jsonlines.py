@@ -78,6 +78,11 @@ class JsonLines:
     def __getitem__(self, rows: slice) -> JsonLines:
         return JsonLines(self.texts[rows], self.text_file)
 
+    def take(self, rows: np.ndarray) -> JsonLines:
+        """The texts of ``rows``, in their order."""
+        texts = self.texts
+        return JsonLines([texts[row] for row in rows.tolist()], self.text_file)
+
     def record(self, row: int) -> Any:
         """Record ``row`` as a JSON value; ValueError (the reason) if it is not one."""
         text = self.texts[row]
@@ -98,21 +103,27 @@ def columns_from_json(schema: Schema, lines: JsonLines,
     """Convert every record of ``lines``; never raises for bad records.
 
     Rows that are not JSON are not ok and are listed in ``Columns.unparsed``. With a
-    ``reader`` (Java's), the texts it reads skip Arrow's parser.
+    ``reader`` (Java's), the texts it reads skip Arrow's parser and the checks for it.
     """
+    n = len(lines)
+    every = _joined(lines.texts) if reader is not None and n else None
+    if reader is None or every is None:
+        return _bulk(schema, lines)
+    read, left = reader.read(every.joined, every.starts)
+    if not left.any():
+        return read  # every record read by Java, in order
+    kept, rest = np.flatnonzero(~left), np.flatnonzero(left)
+    others = _bulk(schema, lines.take(rest))
+    unparsed = {int(rest[row]): message for row, message in others.unparsed.items()}
+    return merge_columns(schema, n, [(kept, take_rows(read, ~left)), (rest, others)],
+                         _NO_ROWS, None, unparsed)
+
+
+def _bulk(schema: Schema, lines: JsonLines) -> Columns:
+    """:func:`columns_from_json` with Arrow's reader, and one by one where in doubt."""
     n = len(lines)
     texts = lines.texts
     candidates = _candidates(texts)
-    others = (sorted(set(range(n)).difference(candidates.rows)) if len(candidates.rows) < n
-              else [])  # texts that are left to the one-by-one path at once
-    parts: list[tuple[np.ndarray, Columns]] = []
-    if reader is not None and len(candidates.rows):
-        read, left = reader.read(candidates.joined, candidates.starts)
-        if not others and not left.any():
-            return read  # every record read by Java, in order
-        rows = np.asarray(candidates.rows, dtype=np.int64)
-        parts.append((rows[~left], take_rows(read, ~left)))
-        candidates = candidates.subset(np.flatnonzero(left))
     tables, parsed, doubtful = _parse(_parse_options(schema), candidates)
     fast_rows = np.array(parsed, dtype=np.int64)
     fast = (convert_batch(schema, pa.concat_tables(tables).combine_chunks()) if tables
@@ -124,13 +135,13 @@ def columns_from_json(schema: Schema, lines: JsonLines,
         keep[bad] = False
         fast_rows = fast_rows[keep]
         fast = take_rows(fast, keep)
-    if fast is not None:
-        parts.append((fast_rows, fast))
-    slow_rows = doubtful + others
+    slow_rows = doubtful
+    if len(candidates.rows) < n:
+        slow_rows += sorted(set(range(n)).difference(candidates.rows))
     slow = _one_by_one(schema, lines, sorted(slow_rows))
-    if len(parts) == 1 and not slow_rows and len(parts[0][0]) == n:
-        return parts[0][1]  # every record went one fast way, in order
-    return merge_columns(schema, n, parts, *slow)
+    if fast is not None and not slow_rows:
+        return fast  # every record went the fast way, in order
+    return merge_columns(schema, n, [(fast_rows, fast)] if fast is not None else [], *slow)
 
 
 def _doubtful_rows(schema: Schema, fast: Columns) -> np.ndarray:
@@ -164,13 +175,6 @@ class _Candidates:
         """Texts ``start`` .. ``end - 1``, still joined (no copy)."""
         return memoryview(self.joined)[self.starts[start]:self.starts[end] - 1]
 
-    def subset(self, indexes: np.ndarray) -> _Candidates:
-        """The candidates ``indexes`` (into ``rows``) only."""
-        view = memoryview(self.joined)
-        chosen = [view[self.starts[k]:self.starts[k + 1] - 1] for k in indexes.tolist()]
-        return _Candidates([self.rows[k] for k in indexes.tolist()], b"\n".join(chosen),
-                           _starts([len(text) for text in chosen]))
-
     def unclosed(self) -> list[int]:
         """The texts (indexes into ``rows``) whose last byte is not ``}``: not JSON
         objects (a truncated message), or ones with trailing blanks. Arrow is not asked
@@ -179,17 +183,24 @@ class _Candidates:
         return np.flatnonzero(last != _CLOSE).tolist()
 
 
-def _candidates(texts: Sequence[str | bytes]) -> _Candidates:
-    """The rows Arrow may read; checked in a few passes over all texts when possible."""
-    lengths = list(map(len, texts))
+def _joined(texts: Sequence[str | bytes]) -> _Candidates | None:
+    """All ``texts`` joined by newlines; None for str texts that are not all ASCII (whose
+    lengths are not their bytes')."""
     if texts and isinstance(texts[0], str):
         text = "\n".join(texts)  # type: ignore[arg-type]  # JsonLines holds one kind
-        joined = text.encode("ascii") if text.isascii() else b""  # then lengths are bytes
+        if not text.isascii():
+            return None
+        joined = text.encode("ascii")
     else:
         joined = b"\n".join(texts)  # type: ignore[arg-type]
-    starts = _starts(lengths)
-    if joined and _all_plain(texts, joined, lengths, starts):
-        return _Candidates(range(len(texts)), joined, starts)
+    return _Candidates(range(len(texts)), joined, _starts(list(map(len, texts))))
+
+
+def _candidates(texts: Sequence[str | bytes]) -> _Candidates:
+    """The rows Arrow may read; checked in a few passes over all texts when possible."""
+    every = _joined(texts)
+    if every is not None and every.joined and _all_plain(texts, every.joined, every.starts):
+        return every
     data = [t.encode("utf-8", "surrogateescape") if isinstance(t, str) else t for t in texts]
     rows = [row for row, text in enumerate(data) if _plain(text)]
     chosen = [data[row] for row in rows]
@@ -202,19 +213,19 @@ def _starts(lengths: list[int]) -> np.ndarray:
     return starts
 
 
-def _all_plain(texts: Sequence[str | bytes], joined: bytes, lengths: list[int],
-               starts: np.ndarray) -> bool:
+def _all_plain(texts: Sequence[str | bytes], joined: bytes, starts: np.ndarray) -> bool:
     """Whether all ``texts`` (ASCII, ``joined`` by newlines from ``starts``) are
     :func:`_plain`. Whole-buffer passes only: a temporary the size of the buffer costs
     more than the checks."""
-    n = len(lengths)
-    if min(lengths) == 0 or not joined.isascii() or b"\r" in joined:
+    n = len(texts)
+    lengths = np.diff(starts) - 1
+    if lengths.min() == 0 or not joined.isascii() or b"\r" in joined:
         return False
     if joined.count(b"\n") != n - 1:
         return False  # a text holds a line break
     if not (np.frombuffer(joined, np.uint8)[starts[:-1]] == _BRACE).all():
         return False
-    if max(lengths) >= _DEEP and any(_brackets(_utf8(t)) >= _DEEP for t in texts
+    if lengths.max() >= _DEEP and any(_brackets(_utf8(t)) >= _DEEP for t in texts
                                      if len(t) >= _DEEP):
         return False  # only a text this long can nest that deep
     return not _holds_inf(joined)
