@@ -56,6 +56,7 @@ _ROW = re.compile(r" in row (\d+)$")
 _BRACE = ord("{")
 _CLOSE = ord("}")
 _NO_ROWS = np.zeros(0, np.int64)
+_JAVA_BYTES = 2**31 - 1  # Java's arrays and buffers are indexed by int
 _ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(),
                 "bool": pa.bool_(), "decimal": pa.string(), "timestamp": pa.string()}
 
@@ -107,7 +108,7 @@ def columns_from_json(schema: Schema, lines: JsonLines,
     """
     n = len(lines)
     every = _joined(lines.texts) if reader is not None and n else None
-    if reader is None or every is None:
+    if reader is None or every is None or len(every.joined) >= _JAVA_BYTES:
         return _bulk(schema, lines)
     read, left = reader.read(every.joined, every.starts)
     if not left.any():

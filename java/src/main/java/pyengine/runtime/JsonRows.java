@@ -250,7 +250,7 @@ public final class JsonRows {
         };
     }
 
-    /** A string (or binary holding UTF-8) array: int32 offsets into its data. */
+    /** A string array: int32 offsets into its UTF-8 data. */
     public static Column strings(ByteBuffer validity, ByteBuffer offsets, ByteBuffer data,
                                  int offset) {
         ByteBuffer ends = little(offsets);
