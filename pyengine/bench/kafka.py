@@ -1,6 +1,6 @@
 """Benchmark of Kafka mode: Kafka -> pyengine -> Kafka, exactly once, 1 and 2 members.
 
-    python -m pyengine.bench.kafka [--servers 127.0.0.1:9092] [--records 1200000]
+    python -m pyengine.bench.kafka [--servers 127.0.0.1:9092] [--records 4000000]
                                    [--members 1,2] [--partitions 4] [--runs 3]
                                    [--broker-pid PID]
 
@@ -8,11 +8,12 @@ For each run: a fresh 4-partition input topic filled by ``generate`` (0.1% bad),
 then N members (``run --input kafka://...`` processes, one worker thread each) of
 a fresh group. Throughput is the input size over the time from the first batch
 any member started to the last batch any member committed: JVM start-up and the
-idle wait at the end are left out. Members start together but the second to join the
-group gets its partitions about half a second after the first, which works alone
-meanwhile: the default input (6-8 s of work on a 2-core machine) keeps that to under a
-tenth of the window. A run in which a member
-consumed nothing is refused: it would be a figure for fewer members.
+idle wait at the end are left out, but not the JIT compiling the hot Java code (about
+1.2 s of CPU per member, on a compiler thread) nor the half second the second member to
+join the group waits for its partitions. The default input, 14-20 s of work for two
+members on a 2-core machine, keeps those to a small part of the window; with 1.2M
+messages (6 s) they took a fifth of it, and the figure was one of warming up. A run in
+which a member consumed nothing is refused: it would be a figure for fewer members.
 
 What limits a run: the machine's CPU time in that same window (sampled from ``/proc``
 every 50 ms, on Linux), split into the members' processes, the broker's (the process
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyengine.bench.kafka")
     parser.add_argument("--servers", default="127.0.0.1:9092")
     parser.add_argument("--rules", type=Path, default=Path("examples/rules"))
-    parser.add_argument("--records", type=int, default=1_200_000)
+    parser.add_argument("--records", type=int, default=4_000_000)
     parser.add_argument("--members", default="1,2")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=20_000)
