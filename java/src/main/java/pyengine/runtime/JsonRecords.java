@@ -453,7 +453,7 @@ public final class JsonRecords {
             offsetMinutes = (behind ? -1 : 1) * (hours * 60L + minutes);
         }
         if (!take('"')) return false;
-        long seconds = daysFromCivil(year, month, day) * 86_400L + hour * 3600L + minute * 60L
+        long seconds = Times.daysFromCivil(year, month, day) * 86_400L + hour * 3600L + minute * 60L
             + second - offsetMinutes * 60L;
         put(f, k, seconds * 1_000_000L + micros, true);
         return true;
@@ -478,15 +478,5 @@ public final class JsonRecords {
             return leap ? 29 : 28;
         }
         return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31;
-    }
-
-    /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-    static long daysFromCivil(long year, long month, long day) {
-        year -= month <= 2 ? 1 : 0;
-        long era = Math.floorDiv(year, 400);
-        long yearOfEra = year - era * 400;
-        long dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-        long dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
-        return era * 146_097 + dayOfEra - 719_468;
     }
 }

@@ -363,18 +363,11 @@ public final class JsonRows {
     void isoformat(long micros) {
         long seconds = Math.floorDiv(micros, 1_000_000L);
         int fraction = (int) Math.floorMod(micros, 1_000_000L);
-        long days = Math.floorDiv(seconds, 86_400L);
+        long date = Times.civilFromDays(Math.floorDiv(seconds, 86_400L));
         int second = (int) Math.floorMod(seconds, 86_400L);
-        // Civil date of a day count (Howard Hinnant's days_from_civil, inverted).
-        long z = days + 719_468;
-        long era = Math.floorDiv(z, 146_097);
-        long dayOfEra = z - era * 146_097;
-        long yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365;
-        long dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100);
-        long mp = (5 * dayOfYear + 2) / 153;
-        long day = dayOfYear - (153 * mp + 2) / 5 + 1;
-        long month = mp < 10 ? mp + 3 : mp - 9;
-        long year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+        long year = Math.floorDiv(date, 10_000);
+        long month = Math.floorMod(date, 10_000) / 100;
+        long day = Math.floorMod(date, 100);
         digits(year, 4);
         put((byte) '-');
         digits(month, 2);

@@ -22,9 +22,20 @@ public final class Times {
     /** 1-based day of the month. */
     public static long getDate(long us) { return civil(us, 2); }
 
-    /** Howard Hinnant's civil_from_days: part 0 = year, 1 = month (1-12), 2 = day (1-31). */
+    /** Part 0 = year, 1 = month (1-12), 2 = day (1-31) of a time. */
     private static long civil(long us, int part) {
-        long z = Math.floorDiv(us, US_PER_DAY) + 719468;
+        long date = civilFromDays(Math.floorDiv(us, US_PER_DAY));
+        if (part == 2) return Math.floorMod(date, 100);
+        if (part == 1) return Math.floorMod(date, 10_000) / 100;
+        return Math.floorDiv(date, 10_000);
+    }
+
+    /**
+     * Howard Hinnant's civil_from_days: the proleptic Gregorian date of a day count since
+     * 1970-01-01, as year * 10000 + month * 100 + day.
+     */
+    public static long civilFromDays(long days) {
+        long z = days + 719468;
         long era = Math.floorDiv(z, 146097);
         long doe = z - era * 146097;
         long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -32,8 +43,17 @@ public final class Times {
         long mp = (5 * doy + 2) / 153;
         long d = doy - (153 * mp + 2) / 5 + 1;
         long m = mp < 10 ? mp + 3 : mp - 9;
-        if (part == 2) return d;
-        if (part == 1) return m;
-        return yoe + era * 400 + (m <= 2 ? 1 : 0);
+        long y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+        return y * 10_000 + m * 100 + d;
+    }
+
+    /** Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date. */
+    public static long daysFromCivil(long year, long month, long day) {
+        year -= month <= 2 ? 1 : 0;
+        long era = Math.floorDiv(year, 400);
+        long yoe = year - era * 400;
+        long doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+        long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
     }
 }
