@@ -109,11 +109,11 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
                   batch: Batch, start: int, source: str) -> ChunkOutput:
     """Evaluate ``batch`` (Arrow columns, JSON texts, CSV lines or JSON objects) whose first
     row is position ``start``."""
-    columns, bound = _convert_and_bind(compiled, batch)
     try:
+        columns, bound = _convert_and_bind(compiled, batch)  # Java may read the texts
         compiled.run_bound(bound)
     except JvmError as exc:
-        end = start + columns.n - 1
+        end = start + len(batch) - 1
         raise JvmError(f"{source}: records {start}..{end} not evaluated: {exc}") from exc
     with _TURNS:
         result = compiled.collect(bound)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pyengine.errors import JvmError
-from pyengine.jvm.rules import unowned_buffer
+from pyengine.jvm.rules import java_failure, unowned_buffer
 from pyengine.jvm.runtime import JarLoader
 from pyengine.spec.program import Schema
 
@@ -59,7 +59,7 @@ class JsonRowsWriter:
                 out = np.empty(size, np.uint8)
                 writer.copyTo(_over(out, True))
             except jpype.JException as exc:
-                raise JvmError(f"writing results as JSON failed: {exc}") from exc
+                raise JvmError(java_failure(exc, "writing results as JSON")) from exc
             # Split at newlines only: JSON escapes them in strings, and a string may
             # hold U+2028, at which bytes.splitlines() would also split.
             lines += out.tobytes().split(b"\n")
@@ -150,7 +150,7 @@ class JsonRecordsReader:
                         _over(doubtful, True))
             data = [_texts(reader, slot) for slot in range(len(texts))]
         except jpype.JException as exc:
-            raise JvmError(f"reading JSON records failed: {exc}") from exc
+            raise JvmError(java_failure(exc, "reading JSON records")) from exc
         left = doubtful.view(bool)
         columns: dict[str, Column] = {}
         for f, (name, kind) in enumerate(self._fields):

@@ -480,13 +480,13 @@ def error_details(chunk: Any) -> dict[int, str | None]:
     return dict(zip(np.asarray(rows).tolist(), details, strict=True))
 
 
-def java_failure(exc: Any) -> str:
-    """What to tell a user whose chunk evaluation threw in Java (not a rule's own error:
-    those are dead letters)."""
+def java_failure(exc: Any, what: str = "the compiled rules") -> str:
+    """What to tell a user whose chunk threw in Java, in ``what`` (not a rule's own
+    error: those are dead letters)."""
     if str(exc.getClass().getName()) == "java.lang.OutOfMemoryError":
         return (f"Java ran out of memory ({exc}); give the JVM more heap with "
                 "PYENGINE_JVM_OPTIONS=-Xmx<size> or use a smaller --chunk-size")
-    return f"the compiled rules failed: {exc}"
+    return f"{what} failed: {exc}"
 
 
 def _utf8_buffers(strings: Any) -> tuple[np.ndarray, np.ndarray]:
