@@ -31,9 +31,6 @@ from pyengine.spec.program import Schema
 if TYPE_CHECKING:
     from pyengine.batch.convert import Columns
 
-_ONE_BYTE = np.zeros(1, np.uint8)  # in place of an empty buffer: a direct buffer needs one
-
-
 class JsonRowsWriter:
     """Writes Arrow tables as JSON lines with the runtime classes of one rules jar."""
 
@@ -92,8 +89,6 @@ def _bytes(buffer: pa.Buffer | None) -> Any:
     """A read-only Java direct buffer over ``buffer`` (None for no buffer)."""
     if buffer is None:
         return None
-    if buffer.size == 0:
-        return unowned_buffer(_ONE_BYTE.ctypes.data, 1, False)
     return unowned_buffer(buffer.address, buffer.size, False)
 
 
@@ -199,6 +194,4 @@ def _floats(texts: pa.StringArray) -> np.ndarray:
 
 def _over(array: np.ndarray, writable: bool) -> Any:
     """A Java direct buffer over ``array``'s memory (which the caller keeps alive)."""
-    if array.nbytes == 0:
-        return unowned_buffer(_ONE_BYTE.ctypes.data, 1, False)
     return unowned_buffer(array.ctypes.data, array.nbytes, writable)

@@ -216,10 +216,13 @@ def unowned_buffer(address: int, size: int, writable: bool) -> Any:
     binding each chunk's arrays that way made memory grow with the input, each growth
     paid with page faults and a pause of every worker. This buffer is over a memoryview
     without an owner (``PyMemoryView_FromMemory``), which is all JPype holds on to.
-    Java cannot write a buffer that is not ``writable``.
+    Java cannot write a buffer that is not ``writable``. No bytes (``size`` 0) give a
+    read-only buffer of one byte: a direct buffer needs one, and Java uses none.
     """
     import jpype.nio
 
+    if size == 0:
+        address, size, writable = _NOTHING.ctypes.data, 1, False
     view = _memory_view(address, size, _PYBUF_WRITE if writable else _PYBUF_READ)
     return jpype.nio.convertToDirectBuffer(view)
 
