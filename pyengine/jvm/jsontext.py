@@ -103,6 +103,9 @@ class JsonRecordsReader:
         import jpype
 
         self._fields = [(name, f.type.kind) for name, f in schema.fields.items()]
+        # Strings and floats come back as texts, in text columns numbered in field order.
+        texts = [name for name, kind in self._fields if kind in ("string", "float")]
+        self._slots = {name: slot for slot, name in enumerate(texts)}
         self._class = loader.cls("pyengine.runtime.JsonRecords")
         self._arguments = (
             jpype.JArray(jpype.JString)([name for name, _ in self._fields]),
@@ -132,10 +135,9 @@ class JsonRecordsReader:
         from pyengine.batch.convert import Column, Columns
 
         n = len(starts) - 1
-        texts = [name for name, kind in self._fields if kind in ("string", "float")]
         values = np.empty((len(self._fields), n), np.int64)
         present = np.empty((len(self._fields), n), np.uint8)
-        offsets = np.empty((len(texts), n + 1), np.int32)
+        offsets = np.empty((len(self._slots), n + 1), np.int32)
         doubtful = np.empty(n, np.uint8)
         reader = self._reader()
         starts = np.ascontiguousarray(starts, np.int64)
@@ -143,15 +145,15 @@ class JsonRecordsReader:
             reader.read(_over(np.frombuffer(joined, np.uint8), False), _over(starts, False), n,
                         _over(values, True), _over(present, True), _over(offsets, True),
                         _over(doubtful, True))
-            data = [_texts(reader, slot) for slot in range(len(texts))]
+            data = [_texts(reader, slot) for slot in range(len(self._slots))]
         except jpype.JException as exc:
             raise JvmError(java_failure(exc, "reading JSON records")) from exc
         left = doubtful.view(bool)
         columns: dict[str, Column] = {}
         for f, (name, kind) in enumerate(self._fields):
             got = present[f].view(bool)
-            if kind in ("string", "float"):
-                slot = texts.index(name)
+            if name in self._slots:
+                slot = self._slots[name]
                 strings = pa.StringArray.from_buffers(n, pa.py_buffer(offsets[slot]),
                                                       pa.py_buffer(data[slot]))
                 if kind == "string":
