@@ -21,10 +21,8 @@ import java.util.Arrays;
  *   <li>floats: JSON numbers (their text is read by the caller, which leaves one whose
  *       double is infinite to Python);</li>
  *   <li>bools: {@code true} or {@code false};</li>
- *   <li>decimals: strings {@code -?[0-9]+(\.[0-9]*)?} with at most the scale's digits
- *       after the point, within a long once scaled;</li>
- *   <li>timestamps: strings {@code YYYY-MM-DDTHH:MM:SS(.f{1,6})?(Z|+HH:MM|-HH:MM)}
- *       of a valid date and time;</li>
+ *   <li>decimals and timestamps: strings without escapes in the common forms that
+ *       {@link Texts} reads for the single-transaction path;</li>
  *   <li>{@code null} for an optional field.</li>
  * </ul>
  * Every required field must be there. Not thread-safe: one reader per thread.
@@ -37,7 +35,6 @@ public final class JsonRecords {
     public static final int DECIMAL = 4;
     public static final int TIMESTAMP = 5;
 
-    private static final long[] POWERS = new long[19];
     private static final VarHandle LONGS =
         MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final long ONES = 0x0101010101010101L;
@@ -45,11 +42,6 @@ public final class JsonRecords {
     private static final long QUOTES = ONES * '"';
     private static final long BACKSLASHES = ONES * '\\';
     private static final long SPACES = ONES * ' ';
-
-    static {
-        POWERS[0] = 1;
-        for (int k = 1; k < POWERS.length; k++) POWERS[k] = POWERS[k - 1] * 10;
-    }
 
     private final byte[][] names;
     private final int[] kinds;
@@ -63,6 +55,10 @@ public final class JsonRecords {
 
     // The batch being read.
     private byte[] text = new byte[0];
+    // The same bytes for Texts, which reads decimal and timestamp texts as the single-
+    // transaction path does; and where it puts what it read.
+    private ByteBuffer textBuffer = ByteBuffer.wrap(text);
+    private final long[] parsed = new long[1];
     private int at; // the next byte of text
     private int end; // the end of the current text
     // Filled here, then copied to Python's buffers in bulk: a direct buffer's checks on
@@ -114,7 +110,10 @@ public final class JsonRecords {
             this.offsets = new int[texts.length * (n + 1)];
         }
         int size = joined.limit();
-        if (text.length < size) text = new byte[size];
+        if (text.length < size) {
+            text = new byte[size];
+            textBuffer = ByteBuffer.wrap(text);
+        }
         joined.get(0, text, 0, size);
         long[] bounds = new long[n + 1];
         starts.order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(0, bounds);
@@ -394,89 +393,20 @@ public final class JsonRecords {
     }
 
     private boolean decimal(int f, int k) {
-        if (!take('"')) return false;
-        boolean negative = take('-');
-        int start = at;
-        int count = digits();
-        if (count == 0 || count > 18) return false;
-        long value = digitsValue(start, count);
-        int scale = scales[f];
-        int fraction = 0;
-        long fractionValue = 0;
-        if (take('.')) {
-            int from = at;
-            fraction = digits();
-            if (fraction > scale) return false;
-            fractionValue = digitsValue(from, fraction);
-        }
-        if (!take('"')) return false;
-        long unscaled;
-        try {
-            unscaled = Math.addExact(Math.multiplyExact(value, POWERS[scale]),
-                                     fractionValue * POWERS[scale - fraction]);
-        } catch (ArithmeticException overflow) {
+        int start = at + 1;
+        int close = plainString();
+        if (close < 0 || !Texts.decimal(textBuffer, start, close, scales[f], parsed)) {
             return false;
         }
-        put(f, k, negative ? -unscaled : unscaled, true);
+        put(f, k, parsed[0], true);
         return true;
     }
 
     private boolean timestamp(int f, int k) {
-        if (!take('"')) return false;
-        int year = fixed(4);
-        if (year < 1 || !take('-')) return false; // Python has no year 0
-        int month = fixed(2);
-        if (month < 1 || month > 12 || !take('-')) return false;
-        int day = fixed(2);
-        if (day < 1 || day > daysInMonth(year, month) || !take('T')) return false;
-        int hour = fixed(2);
-        if (hour < 0 || hour > 23 || !take(':')) return false;
-        int minute = fixed(2);
-        if (minute < 0 || minute > 59 || !take(':')) return false;
-        int second = fixed(2);
-        if (second < 0 || second > 59) return false;
-        long micros = 0;
-        if (take('.')) {
-            int from = at;
-            int count = digits();
-            if (count == 0 || count > 6) return false;
-            micros = digitsValue(from, count) * POWERS[6 - count];
-        }
-        long offsetMinutes = 0;
-        if (!take('Z')) {
-            boolean behind = take('-');
-            if (!behind && !take('+')) return false;
-            int hours = fixed(2);
-            if (hours < 0 || hours > 23 || !take(':')) return false;
-            int minutes = fixed(2);
-            if (minutes < 0 || minutes > 59) return false;
-            offsetMinutes = (behind ? -1 : 1) * (hours * 60L + minutes);
-        }
-        if (!take('"')) return false;
-        long seconds = Times.daysFromCivil(year, month, day) * 86_400L + hour * 3600L + minute * 60L
-            + second - offsetMinutes * 60L;
-        put(f, k, seconds * 1_000_000L + micros, true);
+        int start = at + 1;
+        int close = plainString();
+        if (close < 0 || !Texts.timestamp(textBuffer, start, close, parsed)) return false;
+        put(f, k, parsed[0], true);
         return true;
-    }
-
-    /** A number of exactly {@code count} ASCII digits; -1 when they are not there. */
-    private int fixed(int count) {
-        if (at + count > end) return -1;
-        int value = 0;
-        for (int c = 0; c < count; c++) {
-            byte b = text[at + c];
-            if (b < '0' || b > '9') return -1;
-            value = value * 10 + (b - '0');
-        }
-        at += count;
-        return value;
-    }
-
-    private static int daysInMonth(int year, int month) {
-        if (month == 2) {
-            boolean leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-            return leap ? 29 : 28;
-        }
-        return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31;
     }
 }

@@ -87,7 +87,7 @@ public final class Texts {
                 || second > 59 || offset == Integer.MIN_VALUE) {
             return false;
         }
-        long seconds = daysFromCivil(year, month, day) * 86_400L + hour * 3600L + minute * 60L
+        long seconds = Times.daysFromCivil(year, month, day) * 86_400L + hour * 3600L + minute * 60L
                 + second - offset;
         out[0] = seconds * US_PER_SECOND + micros;
         return true;
@@ -140,15 +140,5 @@ public final class Texts {
             return leap ? 29 : 28;
         }
         return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31;
-    }
-
-    /** Howard Hinnant's days_from_civil: days since 1970-01-01 (Times.civil's inverse). */
-    private static long daysFromCivil(int year, int month, int day) {
-        long y = month <= 2 ? year - 1 : year;
-        long era = Math.floorDiv(y, 400);
-        long yoe = y - era * 400;
-        long doy = (153L * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-        long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
     }
 }
