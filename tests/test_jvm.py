@@ -203,6 +203,17 @@ def test_single_string_outputs_across_dictionary_generations(examples_compiled: 
             assert got == evaluate(program, txn), k
 
 
+def test_public_string_outputs_across_dictionary_generations(examples_compiled: Any) -> None:
+    # Engine.evaluate looks codes up unchecked and falls back to the checked lookup
+    # (which copies the new values) on an IndexError: each new value takes that path.
+    for k in range(10_000, 19_000):  # values the test above did not see
+        note = f"PO-{k if k % 3 else 10_007:06d}"
+        txn = {**TXN, "client_id": "globex", "note": note}
+        got = examples_compiled.evaluate_public(txn)
+        assert got["outputs"]["reference"] == note, k
+        assert got["ruleset"] == "globex"
+
+
 def test_chunks_keep_their_results_and_java_pins_no_memory(examples_compiled: Any) -> None:
     import gc
     import weakref

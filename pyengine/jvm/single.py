@@ -201,9 +201,14 @@ class SingleEvaluator:
         ``evaluate`` the calls between the steps (a tenth of a call's time).
         """
         refresh = [f"    if result[{_GENERATION}] != generation[0]: refresh(result[{_GENERATION}])"]
-        public = [*refresh, *self._public_lines()]
+        # String codes are looked up unchecked; a code beyond our copy of a dictionary
+        # raises IndexError, and only then are the codes checked one by one (and the
+        # new values copied): checking each of them took a tenth of a call.
+        public = [*refresh, "    try:", *("    " + line for line in self._public_lines(False)),
+                  "    except IndexError: return checked_public(result)"]
         lines = ["def outputs(result):", *refresh, "    return {",
-                 *self._output_items(public=False), "    }",
+                 *self._output_items(public=False, checked=True), "    }",
+                 "def checked_public(result):", *self._public_lines(True),
                  "def public(result):", *public,
                  "def evaluate(raw):", *self._packing_lines(inputs, "return uncommon(raw, None)"),
                  "    result = unpack(view)",
@@ -212,8 +217,9 @@ class SingleEvaluator:
         self.public = self._namespace["public"]
         self.evaluate = self._namespace["evaluate"]
 
-    def _public_lines(self) -> list[str]:
-        """The statements that return the public dict of the unpacked ``result``."""
+    def _public_lines(self, checked: bool) -> list[str]:
+        """The statements that return the public dict of the unpacked ``result``; string
+        codes ``checked`` against our copies of Java's dictionaries, or not."""
         start = self._fired_at
         # A list display for each count up to _FIRED_DISPLAYS: most transactions fire a
         # few rules, and a comprehension is a call of its own (a third of ``public``).
@@ -226,22 +232,22 @@ class SingleEvaluator:
                 f"    return {{'decision': ACTIONS[result[{HEADER.index('decision')}]],",
                 f"            'fired': {fired},",
                 f"            'ruleset': SETS[result[{HEADER.index('ruleset')}]],",
-                "            'outputs': {", *self._output_items(public=True), "    }}"]
+                "            'outputs': {", *self._output_items(True, checked), "    }}"]
 
-    def _output_items(self, public: bool) -> list[str]:
+    def _output_items(self, public: bool, checked: bool) -> list[str]:
         """The items of a dict display from the unpacked result to its outputs; with
-        ``public``, each non-null value goes through its public converter ``P<index>``."""
+        ``public``, each non-null value goes through its public converter ``P<index>``;
+        string codes ``checked``, or looked up in our copies of the dictionaries as
+        they are."""
         items = []
         for index, (name, kind, is_list, at) in enumerate(self._slots):
-            # code c in our copy of the output's dictionary, or in a fresh copy
-            lookup = f"D{index}[c] if c < len(D{index}) else string({index}, c)"
             if is_list:
                 values = f"result[{at + 2}:{at + 2} + result[{at + 1}]]"
-                value = f"[{lookup} for c in {values}]" if kind == "string" else f"list({values})"
+                value = (f"[{_lookup(index, 'c', checked)} for c in {values}]"
+                         if kind == "string" else f"list({values})")
                 value = f"([] if not result[{at + 1}] else {value})"  # no call for none
             elif kind == "string":
-                value = (f"(D{index}[c] if (c := result[{at + 1}]) < len(D{index}) "
-                         f"else string({index}, c))")
+                value = f"({_lookup(index, f'result[{at + 1}]', checked)})"
             else:
                 value = f"result[{at + 1}]"
             if public and self._public[index] is not None:
@@ -252,6 +258,17 @@ class SingleEvaluator:
                              f"else memo(M{index}, P{index}, v))")
             items.append(f"        {name!r}: {value} if result[{at}] else None,")
         return items
+
+
+def _lookup(output: int, code: str, checked: bool) -> str:
+    """The expression of string output ``output``'s value of code ``code`` (an
+    expression): in our copy of its dictionary, or, ``checked``, in a fresh copy when
+    the code is beyond ours."""
+    if not checked:
+        return f"D{output}[{code}]"
+    if code != "c":
+        code = f"(c := {code})"  # evaluated once, in the test
+    return f"D{output}[c] if {code} < len(D{output}) else string({output}, c)"
 
 
 def _memo(cache: dict[Any, Any], convert: Callable[[Any], Any], value: Any) -> Any:
