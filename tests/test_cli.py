@@ -125,3 +125,22 @@ def test_a_kafka_member_collects_cycles_but_not_per_batch() -> None:
     out = subprocess.run([sys.executable, "-c", _QUIET_GC], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout
     assert out.split() == ["True", "0", "True"]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "0"), ("1", "1")])
+def test_the_command_keeps_arrow_off_huge_pages_unless_told(
+        tmp_path: Path, setting: str | None, expected: str) -> None:
+    # mimalloc prints its options at start with MIMALLOC_VERBOSE; the command sets
+    # allow_thp before pyarrow starts it, and keeps a value the user set.
+    pa = pytest.importorskip("pyarrow")
+    if pa.default_memory_pool().backend_name != "mimalloc":
+        pytest.skip("Arrow's allocator here is not mimalloc")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
+    env["MIMALLOC_VERBOSE"] = "1"
+    if setting is not None:
+        env["MIMALLOC_ALLOW_THP"] = setting
+    result = subprocess.run([sys.executable, "-m", "pyengine", "generate", "--count", "10",
+                             "--out", str(tmp_path / "t.parquet")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"option 'allow_thp': {expected}" in result.stderr
