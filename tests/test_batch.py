@@ -589,9 +589,13 @@ def test_run_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     from pyengine.bench.run import main
 
     assert main(["--rules", str(EXAMPLES), "--records", "3000,1000", "--runs", "1",
-                 "--data", str(tmp_path)]) == 0
+                 "--data", str(tmp_path), "--floor"]) == 0
     out = capsys.readouterr().out
     assert "3,000 records" in out and "peak memory 3,000 / 1,000 records" in out
+    assert out.count("floor: reading") == 2
+    # the floor wrote the same results again: as many rows, the same values
+    again = pq.read_table(tmp_path / "out" / "floor")
+    assert again.equals(pq.read_table(tmp_path / "out" / "results"))
 
 
 def test_bench_scaling_writes_table_json_and_chart(tmp_path: Path) -> None:

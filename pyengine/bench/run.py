@@ -1,14 +1,17 @@
 """Benchmark of ``pyengine run`` end to end: Parquet in, Parquet results out.
 
     python -m pyengine.bench.run [--rules examples/rules] [--records 10000000,1000000]
-                                 [--runs 3] [--workers 2] [--data DIR] [--polars]
+                                 [--runs 3] [--workers 2] [--data DIR] [--polars] [--floor]
 
 Each size is generated once (with 0.1% bad records) into --data, then run --runs
 times as a separate ``python -m pyengine run`` process into a fresh output
 directory, checkpoints included. Throughput is the report's (records over the
 wall time of the run, JVM start excluded); peak memory is the process's maximum
 resident set size. With ``--polars``, each size also runs the pyarrow + polars
-script (pyengine.bench.polars_script) over the same file, in the same session.
+script (pyengine.bench.polars_script) over the same file, in the same session. With
+``--floor``, each size also measures the least CPU any run of it needs
+(pyengine.bench.floor: reading, the Java loop and writing alone) and the throughput
+that allows on these cores.
 """
 
 from __future__ import annotations
@@ -47,6 +50,18 @@ def polars_once(rules: Path, source: Path, out: Path) -> float:
     return float(json.loads(done.stdout)["tps"])
 
 
+def floor_once(rules: Path, source: Path, results: Path, workers: int) -> dict[str, float]:
+    """The floor of ``source`` (pyengine.bench.floor), in a process of its own, with
+    Arrow's allocator set as the ``pyengine`` command sets it."""
+    env = {**os.environ, "MIMALLOC_ALLOW_THP": os.environ.get("MIMALLOC_ALLOW_THP", "0")}
+    done = subprocess.run([sys.executable, "-m", "pyengine.bench.floor", "--rules", str(rules),
+                           "--input", str(source), "--results", str(results),
+                           "--workers", str(workers)],
+                          check=True, capture_output=True, text=True, env=env)
+    floor: dict[str, float] = json.loads(done.stdout)
+    return floor
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the medians per size."""
     parser = argparse.ArgumentParser(prog="python -m pyengine.bench.run")
@@ -57,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "pyengine-bench")
     parser.add_argument("--polars", action="store_true",
                         help="also time the pyarrow + polars script on each file")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure the least CPU a run of each file needs")
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     peaks: dict[int, int] = {}
@@ -82,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'':>12}  pyarrow + polars script: {median:12,.0f} transactions/s "
                   f"(runs: {', '.join(f'{r:,.0f}' for r in script)}); run / script "
                   f"{tps / median:.2f}x")
+        if args.floor:
+            f = floor_once(args.rules, source, args.data / "out" / "results", args.workers)
+            print(f"{'':>12}  floor: reading {f['reading_cpu_seconds']:.2f}, Java loop "
+                  f"{f['java_loop_cpu_seconds']:.2f}, writing {f['writing_cpu_seconds']:.2f} "
+                  f"CPU-s; at best {f['best_tps']:12,.0f} transactions/s on "
+                  f"{args.workers} cores; run is {tps / f['best_tps']:.2f}x of it")
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
         print(f"peak memory {large:,} / {small:,} records: {peaks[large] / peaks[small]:.2f}x")
