@@ -44,10 +44,10 @@ def test_feature_version_and_options(tmp_path: Path) -> None:
 
 def test_the_heap_is_sized_unless_the_user_sizes_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYENGINE_JVM_OPTIONS", raising=False)
-    assert {"-XX:+DisableExplicitGC", "-Xmn128m"} <= set(jvm_options(17))
+    assert {"-XX:+DisableExplicitGC", "-Xmn32m"} <= set(jvm_options(17))
     monkeypatch.setenv("PYENGINE_JVM_OPTIONS", "-Xmx16m -Dx=1")
     options = jvm_options(17)
-    assert "-Xmn128m" not in options
+    assert "-Xmn32m" not in options
     assert options[-2:] == ["-Xmx16m", "-Dx=1"]
 
 
