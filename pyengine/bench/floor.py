@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", type=Path, default=None,
                         help="where the results are written again (default: next to --results)")
     args = parser.parse_args(argv)
+    if args.input.suffix != ".parquet":  # text is parsed on the workers, not when read
+        parser.error(f"{args.input}: the floor is measured for a .parquet file")
     engine = load(args.rules, builder="javac")
     reading, records = reading_seconds(engine, args.input)
     java, rows = java_seconds(engine, args.input, args.java_rows, args.workers)
