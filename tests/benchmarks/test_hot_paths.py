@@ -9,16 +9,19 @@ See docs/benchmarks.md for saving a new baseline.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pyengine.batch.chunk import ResultLayout, _results_table, json_safe, process_chunk
 from pyengine.batch.convert import convert_batch
 from pyengine.batch.generate import transactions
 from pyengine.batch.job import _atomic_write
+from pyengine.batch.parts import PartWriter
 from pyengine.jvm.rules import CompiledRules
 
 pytestmark = pytest.mark.bench
@@ -43,6 +46,16 @@ def test_bridge_call(benchmark: Any, examples_compiled: CompiledRules,
         examples_compiled.evaluate(txn)  # let the JIT compile the Java side first
     outcome = benchmark(examples_compiled.evaluate, txn)
     assert outcome.error is None
+
+
+def test_public_call(benchmark: Any, examples_compiled: CompiledRules,
+                     chunk: pa.RecordBatch) -> None:
+    """One transaction as ``Engine.evaluate`` takes it and gives its dict."""
+    txn = json_safe(chunk.slice(0, 1).to_pylist()[0])
+    for _ in range(20_000):
+        examples_compiled.evaluate_public(txn)  # let the JIT compile the Java side first
+    public = benchmark(examples_compiled.evaluate_public, txn)
+    assert public["decision"] in ("approve", "flag", "review", "reject")
 
 
 def test_input_conversion(benchmark: Any, examples_compiled: CompiledRules,
@@ -78,6 +91,23 @@ def test_whole_chunk(benchmark: Any, examples_compiled: CompiledRules, layout: R
         process_chunk(examples_compiled, layout, chunk, 0, "bench")  # JIT warm-up
     out = benchmark(process_chunk, examples_compiled, layout, chunk, 0, "bench")
     assert out.results.num_rows == ROWS
+
+
+def test_part_write(benchmark: Any, examples_compiled: CompiledRules, layout: ResultLayout,
+                    chunk: pa.RecordBatch, tmp_path: Path) -> None:
+    """A row group of results (two chunks' tables) written by ``run``'s part writer:
+    the largest cost of a Parquet run."""
+    table = process_chunk(examples_compiled, layout, chunk, 0, "bench").results
+    path = tmp_path / "part-000000.parquet"
+
+    def write() -> None:
+        writer = PartWriter(path, layout, threading.Semaphore(2))
+        writer.add(table)
+        writer.add(table)
+        writer.close().result()
+
+    benchmark(write)
+    assert pq.ParquetFile(path).metadata.num_rows == 2 * table.num_rows
 
 
 def test_checkpoint_write(benchmark: Any, tmp_path: Path) -> None:
