@@ -132,7 +132,8 @@ def test_the_command_keeps_arrow_off_huge_pages_unless_told(
         tmp_path: Path, setting: str | None, expected: str) -> None:
     # mimalloc prints its options at start with MIMALLOC_VERBOSE; the command sets
     # allow_thp before pyarrow starts it, and keeps a value the user set.
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa
+
     if pa.default_memory_pool().backend_name != "mimalloc":
         pytest.skip("Arrow's allocator here is not mimalloc")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
