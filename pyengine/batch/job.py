@@ -37,13 +37,20 @@ from pyengine.batch.inputs import InputError, Parsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
 from pyengine.engine import Engine
 from pyengine.errors import PyEngineError
-from pyengine.spec.program import ACTIONS
+from pyengine.spec.program import ACTIONS, Program
 
 CHECKPOINT = "checkpoint.json"
 DLQ = "dlq.jsonl"
 REPORT = "report.json"
 RESULTS = "results"
 FORMAT = 2  # 2: the checkpoint carries a checksum
+
+
+def dictionary_fields(program: Program) -> set[str]:
+    """The string fields ``run`` reads dictionary-encoded from Parquet: those the rules
+    read (Java decodes each value once); the others (ids) stay plain."""
+    return {name for name, f in program.schema.fields.items()
+            if f.type.kind == "string" and name in program.read_fields}
 
 
 @dataclass
@@ -323,11 +330,7 @@ class Job:
         """(segment, records) pairs from the resume point on, cut at segment and chunk ends."""
         every, chunk = self.config.checkpoint_every, self.config.chunk_rows
         resume = self.state.next_position
-        program = self.engine.program
-        # Strings rules read come dictionary-encoded; the others (ids) stay plain.
-        strings = {name for name, f in program.schema.fields.items()
-                   if f.type.kind == "string" and name in program.read_fields}
-        for item in read_input(self.config.input, chunk, strings):
+        for item in read_input(self.config.input, chunk, dictionary_fields(self.engine.program)):
             start, rows = item.start, len(item)
             offset = max(0, resume - start)
             while offset < rows:

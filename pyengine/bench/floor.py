@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from pyengine.batch.chunk import ResultLayout
 from pyengine.batch.inputs import read_input
-from pyengine.batch.job import JobConfig
+from pyengine.batch.job import JobConfig, dictionary_fields
 from pyengine.batch.parts import PartWriter
 from pyengine.bench.batch import java_loop_seconds
 from pyengine.engine import Engine, load
@@ -55,9 +55,7 @@ def timed(work: Callable[[], object]) -> float:
 
 def reading_seconds(engine: Engine, source: Path) -> tuple[float, int]:
     """(CPU-seconds, records) of streaming ``source`` as ``run`` reads it."""
-    program = engine.program
-    strings = {name for name, f in program.schema.fields.items()
-               if f.type.kind == "string" and name in program.read_fields}
+    strings = dictionary_fields(engine.program)
     records = 0
 
     def read() -> None:
