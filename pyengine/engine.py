@@ -49,6 +49,7 @@ class Engine:
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
+        self._threads = compiled.threads  # each thread's evaluators (see evaluate)
         # Worker threads by pool size, kept between calls: each thread's Java evaluator,
         # warm and with its caches of decoded strings, serves every batch it evaluates.
         self._pools: dict[int, ThreadPoolExecutor] = {}
@@ -90,7 +91,9 @@ class Engine:
         UnknownClient or EvaluationError for a transaction that a batch would send
         to the dead-letter queue.
         """
-        return self.compiled.evaluate_public(txn)
+        # CompiledRules.evaluate_public's body, not a call to it: the frame it saves is
+        # 1-2% of a call (in-process A/B, 11 rounds of 100,000 calls)
+        return self._threads.single.evaluate(txn)
 
     def evaluate_batch(self, table: pa.Table | pa.RecordBatch, workers: int | None = None,
                        chunk_rows: int | None = None) -> BatchResult:

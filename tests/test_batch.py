@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -316,6 +317,30 @@ def test_evaluate_agrees_with_evaluate_batch(engine: Engine) -> None:
         assert {k: want[k] for k in ("decision", "fired", "ruleset")} == {
             k: got[k] for k in ("decision", "fired", "ruleset")}, row
         assert got["outputs"] == {name: want[name] for name in engine.program.outputs}, row
+
+
+def test_evaluate_on_many_threads_agrees_with_one(engine: Engine) -> None:
+    # Engine.evaluate picks the calling thread's evaluator and buffers itself: threads
+    # that shared them would read each other's transactions.
+    rows = [r for r in sample_rows(300, seed=12) if _evaluates(engine, r)]
+    assert len(rows) > 100
+    expected = [engine.evaluate(r) for r in rows]
+
+    def work(offset: int) -> list[dict[str, Any]]:
+        return [engine.evaluate(r) for r in rows[offset:] + rows[:offset]]
+
+    with ThreadPoolExecutor(4) as pool:
+        for offset, got in zip(range(0, 80, 20), pool.map(work, range(0, 80, 20)),
+                               strict=True):
+            assert got == expected[offset:] + expected[:offset]
+
+
+def _evaluates(engine: Engine, row: dict[str, Any]) -> bool:
+    try:
+        engine.evaluate(row)
+    except RecordError:
+        return False
+    return True
 
 
 def test_evaluate_raises_for_dead_letters(engine: Engine) -> None:

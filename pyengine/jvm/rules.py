@@ -234,7 +234,7 @@ _memory_view.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int)
 _NOTHING = np.zeros(1, np.uint8)  # bound in place of no bytes: a direct buffer needs one
 
 
-class _PerThread(threading.local):
+class PerThread(threading.local):
     """A thread's Java Evaluator and SingleEvaluator, each made on its first use there.
 
     ``__getattr__`` runs only for an attribute not set yet, so later uses are plain
@@ -278,7 +278,7 @@ class CompiledRules:
         self.fields = list(program.schema.fields.values())
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
-        self._local = _PerThread(self)
+        self.threads = PerThread(self)
 
     @functools.cached_property
     def json_reader(self) -> JsonRecordsReader | None:
@@ -289,7 +289,7 @@ class CompiledRules:
 
     def evaluator(self) -> Any:
         """This thread's Java Evaluator (evaluators are not thread-safe)."""
-        return self._local.evaluator
+        return self.threads.evaluator
 
     # -- one transaction -------------------------------------------------
     def evaluate(self, raw: Any) -> Outcome:
@@ -307,7 +307,7 @@ class CompiledRules:
         """``Engine.evaluate``: ``{decision, fired, ruleset, outputs}`` with outputs as users
         see them; raises the RecordError subclass of a transaction a batch would send to
         the dead-letter queue."""
-        return self._local.single.evaluate(raw)
+        return self.threads.single.evaluate(raw)
 
     def uncommon_public(self, raw: Any, result: tuple[Any, ...] | None) -> dict[str, Any]:
         """``evaluate_public`` for a record with a value in no common form, or that Java
@@ -343,7 +343,7 @@ class CompiledRules:
 
     def single(self) -> SingleEvaluator:
         """This thread's single-transaction evaluator."""
-        return self._local.single
+        return self.threads.single
 
     # -- a batch ---------------------------------------------------------
     def evaluate_records(self, raws: list[Any]) -> list[Outcome]:
