@@ -65,6 +65,9 @@ class ResultLayout:
         fields += [pa.field(name, arrow_type(t)) for name, t in program.outputs.items()]
         fields.append(pa.field("ruleset_version", dict_string, nullable=False))
         self.schema = pa.schema(fields)
+        # built as the schema has it: a table made of another list type (Arrow's default
+        # names its values "item", and they may be null) is cast to it, 0.1 ms a chunk
+        self.fired_type = self.schema.field("fired").type
         # Parquet dictionary-encodes these; unique values (ids, positions) would only
         # fill a dictionary page to throw it away.
         self.dictionary_columns = [path for f in fields if (path := _repetitive(f.name, f.type))]
@@ -173,7 +176,8 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
         _coded(ruleset, layout.rulesets),
         _coded(result.decision[:m].astype(np.int32), layout.actions),
         _list(result.fired_offsets[: m + 1],
-              _coded(result.fired_codes[: result.fired_offsets[m]], layout.fired_dictionary)),
+              _coded(result.fired_codes[: result.fired_offsets[m]], layout.fired_dictionary),
+              list_type=layout.fired_type),
     ]
     for name, t in program.outputs.items():
         arrays.append(_output(result, name, t, m))
@@ -191,10 +195,13 @@ def _coded(codes: np.ndarray | pa.Array, dictionary: pa.Array) -> pa.DictionaryA
     return pa.DictionaryArray.from_arrays(codes, dictionary, safe=False)
 
 
-def _list(offsets: np.ndarray, items: pa.Array, validity: pa.Buffer | None = None) -> pa.Array:
-    """A list array of ``items`` cut by ``offsets`` (one more than its rows)."""
+def _list(offsets: np.ndarray, items: pa.Array, validity: pa.Buffer | None = None,
+          list_type: pa.ListType | None = None) -> pa.Array:
+    """A list array of ``items`` cut by ``offsets`` (one more than its rows), of
+    ``list_type`` (by default, a list of nullable ``items``)."""
     n = len(offsets) - 1
-    return pa.Array.from_buffers(pa.list_(items.type), n, [validity, pa.py_buffer(offsets)],
+    list_type = list_type or pa.list_(items.type)
+    return pa.Array.from_buffers(list_type, n, [validity, pa.py_buffer(offsets)],
                                  null_count=0 if validity is None else -1, children=[items])
 
 
