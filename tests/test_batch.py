@@ -610,6 +610,17 @@ def test_batch_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Engine.evaluate (one thread):" in out
 
 
+def test_batch_benchmark_pools_forked_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    from pyengine.bench.batch import main
+
+    assert main(["--rules", str(EXAMPLES), "--records", "2000", "--runs", "2", "--forks", "2",
+                 "--workers", "1", "--single-calls", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "2,000 transactions" in out and "2 processes" in out
+    ratios = out.split("forks' ratios ")[1].split()[0:2]
+    assert len(ratios) == 2 and all(float(r.rstrip(",")) > 0 for r in ratios)
+
+
 def test_run_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pyengine.bench.run import main
 

@@ -1,7 +1,8 @@
 """Benchmark of ``evaluate_batch`` against the Java loop alone, in one run.
 
     python -m pyengine.bench.batch [--rules examples/rules] [--records 2000000]
-                                   [--workers 1,2] [--runs 3] [--single-calls 100000]
+                                   [--workers 1,2] [--runs 3] [--forks 1]
+                                   [--single-calls 100000] [--json]
 
 "java loop" times only ``Evaluator.evaluateChunk`` over columns converted and bound
 beforehand, one Java thread per worker over disjoint row ranges: the physical limit
@@ -9,13 +10,18 @@ of the compiled rules. "evaluate_batch" times the Python API end to end on an
 in-memory Arrow table: conversion, the Java calls, building the Arrow results.
 "Engine.evaluate" times single transactions (dicts as JSON gives them) on one thread.
 Each run times the Java loop and then ``evaluate_batch``; the ratio printed is the
-median of the runs' ratios, with their range.
+median of the runs' ratios, with their range. With ``--forks N`` the runs are made in N
+processes one after the other (each its own JVM, as JMH forks), and the medians are
+over all of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -75,21 +81,13 @@ def single_calls_per_second(engine: Engine, table: Any, calls: int) -> float:
     return len(rows) / (time.perf_counter() - start)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the medians and ratios."""
-    parser = argparse.ArgumentParser(prog="python -m pyengine.bench.batch")
-    parser.add_argument("--rules", type=Path, default=Path("examples/rules"))
-    parser.add_argument("--records", type=int, default=2_000_000)
-    parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--builder", default="javac")
-    parser.add_argument("--single-calls", type=int, default=100_000)
-    args = parser.parse_args(argv)
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """This process's timings: per worker count, the seconds of each run's Java loop and
+    ``evaluate_batch`` (``"java"``, ``"api"``); the ``Engine.evaluate`` rates (``"single"``)."""
     engine = load(args.rules, builder=args.builder)
     table = transactions(args.records, seed=1)
-    print(f"{args.records:,} transactions, {args.rules}")
-    base: dict[int, float] = {}
-    for workers in [int(w) for w in args.workers.split(",")]:
+    timings: dict[str, Any] = {"workers": {}, "single": []}
+    for workers in _counts(args.workers):
         # Warm up this many workers' threads and their Java evaluators first, as the
         # Java loop warms each of its threads: the first call starts them. Two calls
         # over the whole table: the first two in a process ran at about 50% and 80% of
@@ -104,16 +102,77 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             engine.evaluate_batch(table, workers=workers)
             api.append(time.perf_counter() - start)
+        timings["workers"][str(workers)] = {"java": java, "api": api}
+    timings["single"] = [single_calls_per_second(engine, table, args.single_calls)
+                         for _ in range(args.runs)]
+    return timings
+
+
+def forked(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
+    """:func:`measure` in ``args.forks`` new processes, one after the other.
+
+    One process's median of 15 runs differed from the next one's by up to 0.14 (0.81
+    and 0.95 at 2 workers, the same code): each process draws its own JIT compilation
+    of the rules and its own memory layout, which its runs share. Pooling the runs of
+    several processes averages over those draws, as JMH's forks do.
+    """
+    command = [sys.executable, "-m", "pyengine.bench.batch", *argv, "--forks", "1", "--json"]
+    return [json.loads(subprocess.run(command, check=True, capture_output=True,
+                                      text=True).stdout) for _ in range(args.forks)]
+
+
+def report(records: int, forks: list[dict[str, Any]]) -> None:
+    """Print the medians over every run of every fork, and the ratios' range."""
+    base: dict[int, float] = {}
+    for key in forks[0]["workers"]:
+        workers = int(key)
+        java = [s for f in forks for s in f["workers"][key]["java"]]
+        api = [s for f in forks for s in f["workers"][key]["api"]]
         ratios = [j / a for j, a in zip(java, api, strict=True)]
-        batch = args.records / statistics.median(api)
+        batch = records / statistics.median(api)
         base.setdefault(1, batch)
-        print(f"workers {workers}: java loop {args.records / statistics.median(java):12,.0f}/s"
-              f"   evaluate_batch {batch:12,.0f}/s   ratio {statistics.median(ratios):.2f}"
-              f" ({min(ratios):.2f}-{max(ratios):.2f})"
-              f"   scaling vs 1 worker {batch / base[1]:.2f}")
-    single = statistics.median(single_calls_per_second(engine, table, args.single_calls)
-                               for _ in range(args.runs))
+        line = (f"workers {workers}: java loop {records / statistics.median(java):12,.0f}/s"
+                f"   evaluate_batch {batch:12,.0f}/s   ratio {statistics.median(ratios):.2f}"
+                f" ({min(ratios):.2f}-{max(ratios):.2f})"
+                f"   scaling vs 1 worker {batch / base[1]:.2f}")
+        if len(forks) > 1:
+            medians = sorted(statistics.median(j / a for j, a in zip(
+                f["workers"][key]["java"], f["workers"][key]["api"], strict=True))
+                for f in forks)
+            line += "   forks' ratios " + ", ".join(f"{m:.2f}" for m in medians)
+        print(line)
+    single = statistics.median(r for f in forks for r in f["single"])
     print(f"Engine.evaluate (one thread): {single:12,.0f} calls/s")
+
+
+def _counts(text: str) -> list[int]:
+    return [int(w) for w in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the medians and ratios."""
+    parser = argparse.ArgumentParser(prog="python -m pyengine.bench.batch")
+    parser.add_argument("--rules", type=Path, default=Path("examples/rules"))
+    parser.add_argument("--records", type=int, default=2_000_000)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--runs", type=int, default=3, help="runs per process")
+    parser.add_argument("--forks", type=int, default=1,
+                        help="processes to measure in, one after the other; 1: this one")
+    parser.add_argument("--builder", default="javac")
+    parser.add_argument("--single-calls", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true",
+                        help="print this process's timings as JSON, not the medians")
+    args = parser.parse_args(argv)
+    if args.forks > 1:
+        forks = forked(args, list(sys.argv[1:] if argv is None else argv))
+    else:
+        forks = [measure(args)]
+    if args.json:
+        print(json.dumps(forks[0]))
+        return 0
+    print(f"{args.records:,} transactions, {args.rules}"
+          + (f", {args.forks} processes" if args.forks > 1 else ""))
+    report(args.records, forks)
     return 0
 
 
