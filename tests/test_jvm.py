@@ -314,6 +314,25 @@ def test_utf8_cache_decodes_a_repeated_value_once(examples_compiled: Any) -> Non
         assert len(decoded) == 1, value
 
 
+@pytest.mark.jvm
+def test_case_mapped_comparisons_agree_with_mapping_first(examples_compiled: Any) -> None:
+    # Str.equalsAscii and the others stand for s.lowerAscii().equals(other) and the
+    # like in generated code, without making the mapped string.
+    str_class = examples_compiled.loader.cls("pyengine.runtime.Str")
+    letters = st.text(st.sampled_from("aAzZ@[`{é\u0130Ω0 "), max_size=6)
+
+    @settings(max_examples=150, deadline=None)
+    @given(letters, letters, st.booleans())
+    def check(s: str, other: str, upper: bool) -> None:
+        mapped = str(str_class.upperAscii(s) if upper else str_class.lowerAscii(s))
+        assert bool(str_class.equalsAscii(s, upper, other)) == (mapped == other)
+        assert bool(str_class.containsAscii(s, upper, other)) == (other in mapped)
+        assert bool(str_class.startsWithAscii(s, upper, other)) == mapped.startswith(other)
+        assert bool(str_class.endsWithAscii(s, upper, other)) == mapped.endswith(other)
+
+    check()
+
+
 def test_a_chunk_binds_through_a_few_windows_however_its_arrays_lie(
         examples_compiled: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np

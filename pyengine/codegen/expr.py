@@ -60,21 +60,24 @@ def literal(value: Any, t: Type) -> str:
 
 @dataclass
 class Constants:
-    """``static final`` declarations shared by one generated class."""
+    """The ``static final`` constants of one generated class, and its ``final`` instance
+    fields: a RuleSet belongs to one Evaluator, so those are its thread's own."""
 
-    decls: dict[str, str] = field(default_factory=dict)  # declaration -> name
+    # (modifiers, type, initializer) -> name
+    decls: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
-    def add(self, java_type: str, init: str, stem: str) -> str:
-        """Name of a constant with this initializer, declared once."""
-        key = f"{java_type} = {init}"
+    def add(self, java_type: str, init: str, stem: str, per_instance: bool = False) -> str:
+        """Name of a constant (a field of each instance, ``per_instance``) with this
+        initializer, declared once."""
+        key = ("final" if per_instance else "static final", java_type, init)
         if key not in self.decls:
             self.decls[key] = f"{stem}_{len(self.decls)}"
         return self.decls[key]
 
     def lines(self) -> list[str]:
         """The declarations, in first-use order."""
-        return [f"private static final {k.split(' = ', 1)[0]} {name} = {k.split(' = ', 1)[1]};"
-                for k, name in self.decls.items()]
+        return [f"private {modifiers} {java_type} {name} = {init};"
+                for (modifiers, java_type, init), name in self.decls.items()]
 
 
 class Slots:
@@ -189,7 +192,11 @@ class JavaExpr(ast.Visitor):
         a, b = self.expr(node.left, t), self.expr(node.right, t)
         if t.kind == "string":
             if op in ("==", "!="):
-                return f"({'!' if op == '!=' else ''}{a}.equals({b}))"
+                negate = "!" if op == "!=" else ""
+                mapped = _case_mapped(node.left)
+                if mapped is not None:  # (the right side is still evaluated second)
+                    return f"({negate}Str.equalsAscii({self.expr(mapped[0])}, {mapped[1]}, {b}))"
+                return f"({negate}{a}.equals({b}))"
             return f"(Str.compare({a}, {b}) {op} 0)"
         return f"({a} {op} {b})"
 
@@ -242,7 +249,7 @@ class JavaExpr(ast.Visitor):
         if name == "has":
             return f"({self.present(node.args[0])})"
         if node.target is not None:
-            return self.method(node, self.expr(node.target))
+            return self.method_call(node)
         if name in ("min", "max"):
             t = node.operand_type
             return f"Ops.{name}({self.expr(node.args[0], t)}, {self.expr(node.args[1], t)})"
@@ -272,8 +279,34 @@ class JavaExpr(ast.Visitor):
             assert isinstance(arg, ast.Literal)
             init = f"Pattern.compile({string_literal(arg.value)}, Pattern.UNIX_LINES)"
             pattern = self.consts.add("Pattern", init, "RE")
-            return f"Str.matches({pattern}, {target})"
+            # One Matcher per RuleSet (an evaluator's, so a thread's), reset for each
+            # value: Pattern.matcher made one and its arrays each call, most of what the
+            # example rules allocated, and each of Java's collections then costs a full
+            # Python collection under the GIL (JPype's reference queue runs one).
+            matcher = self.consts.add("Matcher", f'{pattern}.matcher("")', "MATCHER",
+                                      per_instance=True)
+            return f"Str.matches({matcher}, {target})"
         return f"{target}.{name}({self.expr(arg)})"
+
+    def method_call(self, node: ast.Call) -> str:
+        """A method call on its target; ``contains``, ``startsWith`` and ``endsWith`` on
+        a case-mapped string compare with the mapping, without making the new string."""
+        assert node.target is not None
+        mapped = _case_mapped(node.target)
+        if mapped is not None and node.func in ("contains", "startsWith", "endsWith"):
+            target, upper = mapped
+            return (f"Str.{node.func}Ascii({self.expr(target)}, {upper}, "
+                    f"{self.expr(node.args[0])})")
+        return self.method(node, self.expr(node.target))
+
+
+def _case_mapped(node: ast.Node) -> tuple[ast.Node, str] | None:
+    """(s, "true" for upperAscii, "false" for lowerAscii) of ``s.lowerAscii()`` or
+    ``s.upperAscii()``; None for any other expression."""
+    if isinstance(node, ast.Call) and node.target is not None and not node.args \
+            and node.func in ("lowerAscii", "upperAscii"):
+        return node.target, "true" if node.func == "upperAscii" else "false"
+    return None
 
 
 def conversion(code: str, src: Type, dst: Type) -> str:

@@ -5,15 +5,16 @@ public final class Str {
     private Str() {}
 
     /**
-     * matches(): a search, as in CEL. java.util.regex recurses once per repetition of a
-     * group, so a long input can exhaust the thread's stack: that is this record's
-     * evaluation error, not the job's.
+     * matches(): a search, as in CEL, with the caller's matcher of the pattern (reset for
+     * s: a new one for each value would allocate). java.util.regex recurses once per
+     * repetition of a group, so a long input can exhaust the thread's stack: that is
+     * this record's evaluation error, not the job's; the next reset clears the matcher.
      */
-    public static boolean matches(java.util.regex.Pattern pattern, String s) {
+    public static boolean matches(java.util.regex.Matcher matcher, String s) {
         try {
-            return pattern.matcher(s).find();
+            return matcher.reset(s).find();
         } catch (StackOverflowError e) {
-            throw new EvalException(ErrorCode.REGEX_LIMIT, "matches(\"" + pattern.pattern()
+            throw new EvalException(ErrorCode.REGEX_LIMIT, "matches(\"" + matcher.pattern().pattern()
                 + "\") on a string of " + s.length()
                 + " characters ran out of stack; repeat a character class ([ab]*) rather "
                 + "than a group ((a|b)*)");
@@ -52,6 +53,48 @@ public final class Str {
 
     public static String upperAscii(String s) {
         return shiftRange(s, 'a', 'z', -32);
+    }
+
+    // s.lowerAscii() (upper: s.upperAscii()) compared with another string, without
+    // making that string: the generated code calls these for a case mapping compared
+    // right away, which allocated two arrays and a string a record.
+
+    /** s.lowerAscii().equals(other) (upper: s.upperAscii().equals(other)). */
+    public static boolean equalsAscii(String s, boolean upper, String other) {
+        return s.length() == other.length() && regionAscii(s, 0, upper, other);
+    }
+
+    /** s.lowerAscii().contains(part) (upper: s.upperAscii().contains(part)). */
+    public static boolean containsAscii(String s, boolean upper, String part) {
+        for (int at = 0; at <= s.length() - part.length(); at++) {
+            if (regionAscii(s, at, upper, part)) return true;
+        }
+        return false;
+    }
+
+    /** s.lowerAscii().startsWith(prefix) (upper: s.upperAscii().startsWith(prefix)). */
+    public static boolean startsWithAscii(String s, boolean upper, String prefix) {
+        return s.length() >= prefix.length() && regionAscii(s, 0, upper, prefix);
+    }
+
+    /** s.lowerAscii().endsWith(suffix) (upper: s.upperAscii().endsWith(suffix)). */
+    public static boolean endsWithAscii(String s, boolean upper, String suffix) {
+        int at = s.length() - suffix.length();
+        return at >= 0 && regionAscii(s, at, upper, suffix);
+    }
+
+    /** Whether the case-mapped chars of s from at on start with part (which fits). */
+    private static boolean regionAscii(String s, int at, boolean upper, String part) {
+        for (int k = 0; k < part.length(); k++) {
+            char c = s.charAt(at + k);
+            if (upper && c >= 'a' && c <= 'z') {
+                c -= 32;
+            } else if (!upper && c >= 'A' && c <= 'Z') {
+                c += 32;
+            }
+            if (c != part.charAt(k)) return false;
+        }
+        return true;
     }
 
     /** Shift the chars in [from, to] by delta; allocates only when something changes. */
