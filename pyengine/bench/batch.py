@@ -111,14 +111,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def forked(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
     """:func:`measure` in ``args.forks`` new processes, one after the other.
 
-    One process's median of 15 runs differed from the next one's by up to 0.14 (0.81
-    and 0.95 at 2 workers, the same code): each process draws its own JIT compilation
-    of the rules and its own memory layout, which its runs share. Pooling the runs of
-    several processes averages over those draws, as JMH's forks do.
+    One process's median of 15 runs at 2 workers differed from the next one's by up to
+    0.14 (0.81 and 0.95, the same code) while the example rules still allocated, and by
+    0.03 since: what a process draws (its JIT's compilation, its memory layout, when its
+    collections come) all its runs share. Pooling the runs of several processes
+    averages over those draws, as JMH's forks do.
     """
     command = [sys.executable, "-m", "pyengine.bench.batch", *argv, "--forks", "1", "--json"]
-    return [json.loads(subprocess.run(command, check=True, capture_output=True,
-                                      text=True).stdout) for _ in range(args.forks)]
+    return [timings for _ in range(args.forks)
+            for timings in json.loads(subprocess.run(command, check=True, capture_output=True,
+                                                     text=True).stdout)]
 
 
 def report(records: int, forks: list[dict[str, Any]]) -> None:
@@ -161,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--builder", default="javac")
     parser.add_argument("--single-calls", type=int, default=100_000)
     parser.add_argument("--json", action="store_true",
-                        help="print this process's timings as JSON, not the medians")
+                        help="print each process's timings as a JSON list, not the medians")
     args = parser.parse_args(argv)
     if args.forks > 1:
         forks = forked(args, list(sys.argv[1:] if argv is None else argv))
     else:
         forks = [measure(args)]
     if args.json:
-        print(json.dumps(forks[0]))
+        print(json.dumps(forks))
         return 0
     print(f"{args.records:,} transactions, {args.rules}"
           + (f", {args.forks} processes" if args.forks > 1 else ""))
