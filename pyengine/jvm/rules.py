@@ -278,7 +278,7 @@ class CompiledRules:
         self.fields = list(program.schema.fields.values())
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
-        self.threads = PerThread(self)
+        self.threads = PerThread(self)  # this thread's evaluators, made on first use
 
     @functools.cached_property
     def json_reader(self) -> JsonRecordsReader | None:

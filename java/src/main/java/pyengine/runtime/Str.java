@@ -14,8 +14,8 @@ public final class Str {
         try {
             return matcher.reset(s).find();
         } catch (StackOverflowError e) {
-            throw new EvalException(ErrorCode.REGEX_LIMIT, "matches(\"" + matcher.pattern().pattern()
-                + "\") on a string of " + s.length()
+            throw new EvalException(ErrorCode.REGEX_LIMIT, "matches(\""
+                + matcher.pattern().pattern() + "\") on a string of " + s.length()
                 + " characters ran out of stack; repeat a character class ([ab]*) rather "
                 + "than a group ((a|b)*)");
         }
