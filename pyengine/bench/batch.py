@@ -87,7 +87,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     engine = load(args.rules, builder=args.builder)
     table = transactions(args.records, seed=1)
     timings: dict[str, Any] = {"workers": {}, "single": []}
-    for workers in _counts(args.workers):
+    for workers in [int(w) for w in args.workers.split(",")]:
         # Warm up this many workers' threads and their Java evaluators first, as the
         # Java loop warms each of its threads: the first call starts them. Two calls
         # over the whole table: the first two in a process ran at about 50% and 80% of
@@ -145,10 +145,6 @@ def report(records: int, forks: list[dict[str, Any]]) -> None:
         print(line)
     single = statistics.median(r for f in forks for r in f["single"])
     print(f"Engine.evaluate (one thread): {single:12,.0f} calls/s")
-
-
-def _counts(text: str) -> list[int]:
-    return [int(w) for w in text.split(",")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pyengine.batch.chunk import ResultLayout
 from pyengine.batch.inputs import read_input
 from pyengine.batch.job import JobConfig, dictionary_fields
 from pyengine.batch.parts import PartWriter
@@ -72,12 +71,12 @@ def writing_seconds(engine: Engine, results: Path, out: Path) -> float:
     if not parts:
         raise SystemExit(f"{results}: no part files (run the input first)")
     tables = [pq.read_table(p) for p in parts]  # read before the clock starts
-    layout = ResultLayout(engine.program)
     out.mkdir(parents=True, exist_ok=True)
 
     def write() -> None:
         for k, table in enumerate(tables):
-            writer = PartWriter(out / f"part-{k:06d}.parquet", layout, threading.Semaphore(4))
+            writer = PartWriter(out / f"part-{k:06d}.parquet", engine.layout,
+                                threading.Semaphore(4))
             for batch in table.to_batches(JobConfig.chunk_rows):
                 writer.add(pa.Table.from_batches([batch]))  # a chunk's results
             writer.close().result()
