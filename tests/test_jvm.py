@@ -244,6 +244,13 @@ def test_chunks_keep_their_results_and_java_pins_no_memory(examples_compiled: An
     assert seen(first) == expected, "a later chunk leaves earlier results alone"
     assert len(first.fired_codes) == first.fired_offsets[first.count], "compacted"
     assert examples_compiled.evaluate_columns(one, 7, 7).count == 0  # no rows, no buffers
+    # Compacting shrank the arrays under Java's buffers: the chunk cannot run again.
+    bound = examples_compiled.bind_columns(one, 0, 10)
+    examples_compiled.run_bound(bound)
+    result = examples_compiled.collect(bound)
+    assert len(result.fired_codes) == result.fired_offsets[result.count]
+    with pytest.raises(ValueError, match="evaluated once"):
+        examples_compiled.run_bound(bound)
     # Java's buffers hold no reference to the memory under them: it is freed with the
     # last Python reference, not when Java gets round to collecting its buffers.
     result = examples_compiled.evaluate_columns(other)

@@ -41,7 +41,15 @@ class ChunkOutput:
 
     results: pa.Table
     dead_letters: list[dict[str, Any]]
-    decisions: dict[str, int] = field(default_factory=dict)
+    # the results' decisions as ACTIONS' indexes, counted when asked (evaluate_batch
+    # never asks): four passes over a chunk's codes
+    decision_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    @property
+    def decisions(self) -> dict[str, int]:
+        """The number of results of each action."""
+        codes = self.decision_codes
+        return {a: int(np.count_nonzero(codes == k)) for k, a in enumerate(ACTIONS)}
 
 
 class ResultLayout:
@@ -127,11 +135,7 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
             rows, bad = np.flatnonzero(evaluated), np.flatnonzero(~evaluated)
         results = _results_table(compiled, layout, columns, result, rows, start)
         letters = _dead_letters(compiled, batch, columns, result, bad, start, source)
-        # a pass over the int8 decisions for each of the four: bincount would first
-        # convert them to a new int64 array, four times as long in all
-        decisions = result.decision[: result.count]
-        counts = {a: int(np.count_nonzero(decisions == k)) for k, a in enumerate(ACTIONS)}
-    return ChunkOutput(results, letters, counts)
+    return ChunkOutput(results, letters, result.decision[: result.count])
 
 
 _NO_ROWS = np.zeros(0, np.int64)
@@ -174,7 +178,7 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
         _string_column(columns, "id", rows),
         _string_column(columns, "client_id", rows),
         _coded(ruleset, layout.rulesets),
-        _coded(result.decision[:m].astype(np.int32), layout.actions),
+        _coded(result.decision[:m], layout.actions),
         _list(result.fired_offsets[: m + 1],
               _coded(result.fired_codes[: result.fired_offsets[m]], layout.fired_dictionary),
               list_type=layout.fired_type),

@@ -79,9 +79,10 @@ def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table) -> Columns:
     errors = _errors(schema, columns, names, n)
     if errors and _check_failing_rows(schema, columns, errors):
         errors = _errors(schema, columns, names, n)  # a message names the first bad field
+    if not errors:
+        return Columns(n, columns, _all_present(n), errors)
     ok = np.ones(n, dtype=bool)
-    if errors:
-        ok[np.fromiter(errors, dtype=np.int64, count=len(errors))] = False
+    ok[np.fromiter(errors, dtype=np.int64, count=len(errors))] = False
     return Columns(n, columns, ok, errors)
 
 
@@ -130,7 +131,8 @@ def _collect_errors(f: FieldDef, col: Column, n: int, errors: dict[int, str],
                     exists: bool) -> None:
     for row, reason in col.problems.items():
         errors.setdefault(row, f"field '{f.name}': {reason}")
-    if f.optional or col.present.all():
+    # (a column without nulls has the shared presence: no need to read it)
+    if f.optional or _all_present.gave(col.present) or col.present.all():
         return
     what = "null" if exists else "missing"
     for missing in np.flatnonzero(~col.present).tolist():
@@ -165,6 +167,11 @@ class Shared:
             array.flags.writeable = False
             self._array = array
         return array[:n]
+
+    def gave(self, array: np.ndarray) -> bool:
+        """Whether ``array`` was cut from the cached array (False for one cut before it
+        grew: a shortcut for callers, never a guarantee that it was not)."""
+        return array.base is self._array
 
 
 _all_present = Shared(lambda n: np.ones(n, dtype=bool))

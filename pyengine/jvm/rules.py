@@ -69,7 +69,7 @@ class ChunkResult:
     error: np.ndarray  # int32 error code, 0 when evaluated
     where: np.ndarray  # int32 fired-bit index of the failing table or rule, or -1
     # by result row
-    decision: np.ndarray  # int8: 0..3
+    decision: np.ndarray  # int32: 0..3 (Arrow's dictionary codes into ACTIONS)
     fired_offsets: np.ndarray  # int32, results + 1
     fired_codes: np.ndarray  # int32 indexes into Program.fired_ids
     # values, Arrow validity bitmap, offsets (lists); a decimal value is two int64 words
@@ -103,17 +103,24 @@ class ChunkResult:
                       offsets(n if t.kind == "list" else 0))
                for name, t in outputs}
         return cls(offsets(n), empty(n, np.int32), empty(n, np.int32), empty(n, np.int32),
-                   empty(n, np.int8), offsets(n), empty(n * max_fired, np.int32), out, kinds)
+                   empty(n, np.int32), offsets(n), empty(n * max_fired, np.int32), out, kinds)
 
     def compact(self) -> None:
         """Keep only the list items Java wrote: their arrays have room for every row's
-        maximum, many times what rows use, and results may be kept for long."""
+        maximum, many times what rows use, and results may be kept for long.
+
+        The arrays shrink where they are (realloc), which copies nothing: copying them
+        was a tenth of a chunk's Python time at 2 workers. Only Java's buffers, which
+        are no longer used (:meth:`CompiledRules.collect`), and ``BoundChunk.keep``,
+        which holds these same arrays, point at them: there is no view of them to
+        leave pointing at freed memory, which numpy's check (``refcheck``) is for.
+        """
         m = self.count
-        self.fired_codes = self.fired_codes[:self.fired_offsets[m]].copy()
-        for name, (values, valid, offsets) in self.outputs.items():
+        _shrink(self.fired_codes, int(self.fired_offsets[m]))
+        for name, (values, _, offsets) in self.outputs.items():
             _, is_list, words = self.kinds[name]
             if is_list:
-                self.outputs[name] = (values[:offsets[m] * words].copy(), valid, offsets)
+                _shrink(values, int(offsets[m]) * words)
 
     @property
     def count(self) -> int:
@@ -143,6 +150,12 @@ class ChunkResult:
         return _numpy_value(value, kind)
 
 
+def _shrink(array: np.ndarray, size: int) -> None:
+    """Cut ``array`` (which owns its memory, and has no views) to its first ``size``
+    elements in place."""
+    array.resize(size, refcheck=False)
+
+
 @dataclass
 class BoundChunk:
     """A Java Chunk bound to numpy memory, which ``keep`` holds: Java's buffers do not
@@ -169,6 +182,8 @@ def pack_bindings(bindings: list[tuple[str, list[Any]]]) -> tuple[Any, Any, list
     spans the gaps between its arrays, where Java never reads; the windows of result
     arrays (``RESULT_BINDINGS``) are the only ones Java can write.
     """
+    import pyarrow as pa
+
     spec: list[int] = []
     keep: list[np.ndarray] = []
     places: list[tuple[bool, int, int, int]] = []  # writable, address, size, at in spec
@@ -177,11 +192,11 @@ def pack_bindings(bindings: list[tuple[str, list[Any]]]) -> tuple[Any, Any, list
         for arg in args:
             if isinstance(arg, np.ndarray):
                 arr = arg if arg.nbytes else _NOTHING  # no rows: Java reads nothing
-                if not arr.flags.c_contiguous:  # not an assert: -O must not skip it
-                    raise ValueError("a direct buffer needs contiguous memory")
                 keep.append(arr)
-                places.append((method in RESULT_BINDINGS, arr.ctypes.data, arr.nbytes,
-                               len(spec)))
+                # An Arrow buffer's address: five times as fast as arr.ctypes.data
+                # (a tenth of a chunk's binding), and it refuses memory with gaps.
+                places.append((method in RESULT_BINDINGS, pa.py_buffer(arr).address,
+                               arr.nbytes, len(spec)))
                 spec += (0, 0, arr.nbytes)
             elif arg is None:
                 spec += (-1, 0, 0)
@@ -391,6 +406,8 @@ class CompiledRules:
         for the call); a Java exception is a JvmError."""
         import jpype
 
+        if bound.chunk is None:  # its result arrays have shrunk (collect)
+            raise ValueError("a chunk is evaluated once: this one has been collected")
         try:
             self.evaluator().evaluateChunk(bound.chunk, 0, bound.rows)
         except jpype.JException as exc:
@@ -398,14 +415,16 @@ class CompiledRules:
 
     def collect(self, bound: BoundChunk) -> ChunkResult:
         """What Java wrote for an evaluated chunk: its result arrays, trimmed, with the
-        failed rows' details and the string outputs' dictionaries."""
+        failed rows' details and the string outputs' dictionaries. The chunk cannot be
+        evaluated again: Java's buffers reach past the trimmed arrays' ends."""
         result = bound.result
+        chunk, bound.chunk = bound.chunk, None
         result.compact()
         # no row failed when every row has a result: no need to ask Java
-        result.detail = error_details(bound.chunk) if result.count < bound.rows else {}
+        result.detail = error_details(chunk) if result.count < bound.rows else {}
         for index, (name, _) in enumerate(self.outputs):
             if result.kinds[name][0] == "String":  # other outputs have no dictionary
-                result.dictionaries[name] = [str(x) for x in bound.chunk.outputDictionary(index)]
+                result.dictionaries[name] = [str(x) for x in chunk.outputDictionary(index)]
         return result
 
     def bind_columns(self, columns: Columns, from_: int, to: int) -> BoundChunk:

@@ -69,7 +69,7 @@ public final class Chunk {
     private String[] details = new String[0];
     private int detailCount;
     // By result row:
-    private ByteBuffer decision;
+    private IntBuffer decision; // int32: Arrow's dictionary codes as they are
     private IntBuffer firedOffsets;
     private IntBuffer firedCodes;
     private LongBuffer out0; // fee (decimal128: value, sign)
@@ -188,7 +188,7 @@ public final class Chunk {
         this.ruleset = ruleset.order(NATIVE).asIntBuffer();
         this.error = error.order(NATIVE).asIntBuffer();
         this.errorWhere = errorWhere.order(NATIVE).asIntBuffer();
-        this.decision = decision;
+        this.decision = decision.order(NATIVE).asIntBuffer();
         this.firedOffsets = firedOffsets.order(NATIVE).asIntBuffer();
         this.firedCodes = firedCodes.order(NATIVE).asIntBuffer();
     }
@@ -390,7 +390,7 @@ public final class Chunk {
         errorWhere.put(i, -1);
         int row = resultRow.get(i);
         resultRow.put(i + 1, row + 1);
-        decision.put(row, (byte) res.decision);
+        decision.put(row, res.decision);
         int at = firedOffsets.get(row);
         int fired = res.collectFired();
         for (int k = 0; k < fired; k++) firedCodes.put(at + k, res.firedCodes[k]);
