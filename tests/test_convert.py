@@ -62,3 +62,11 @@ def test_nan_and_infinities_in_a_float_column_are_schema_errors(arrow_type: pa.D
     bad = "NaN and infinities are not accepted"
     assert score.problems == {1: bad, 3: bad, 4: bad}  # not the null: it is null
     assert score.present.tolist() == [v is not None for v in values]
+
+
+def test_finite_floats_whose_sum_overflows_are_accepted() -> None:
+    # the column's sum is infinite, which sends it through the check value by value
+    values = [1.7e308, 1.7e308, -1.7e308, -1.7e308, None]
+    score = convert_batch(SCHEMA, pa.record_batch({"score": pa.array(values)})).columns["score"]
+    assert score.problems == {}
+    assert score.values[:4].tolist() == values[:4]

@@ -121,7 +121,7 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
     """Evaluate ``batch`` (Arrow columns, JSON texts, CSV lines or JSON objects) whose first
     row is position ``start``."""
     try:
-        columns, bound = _convert_and_bind(compiled, batch)  # Java may read the texts
+        columns, bound = _convert_and_bind(compiled, batch, start)  # Java may read the texts
         compiled.run_bound(bound)
     except JvmError as exc:
         end = start + len(batch) - 1
@@ -133,7 +133,7 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
         else:
             evaluated = result.evaluated
             rows, bad = np.flatnonzero(evaluated), np.flatnonzero(~evaluated)
-        results = _results_table(compiled, layout, columns, result, rows, start)
+        results = _results_table(compiled, layout, columns, result, rows)
         letters = _dead_letters(compiled, batch, columns, result, bad, start, source)
     return ChunkOutput(results, letters, result.decision[: result.count])
 
@@ -141,14 +141,16 @@ def process_chunk(compiled: CompiledRules, layout: ResultLayout,
 _NO_ROWS = np.zeros(0, np.int64)
 
 
-def _convert_and_bind(compiled: CompiledRules, batch: Batch) -> tuple[Columns, BoundChunk]:
-    """``batch`` converted to the schema and bound to a Java chunk, in the worker's turn;
-    texts are parsed before it, by Arrow's parsers, alongside the other workers."""
+def _convert_and_bind(compiled: CompiledRules, batch: Batch,
+                      start: int) -> tuple[Columns, BoundChunk]:
+    """``batch`` (whose first row is position ``start``) converted to the schema and
+    bound to a Java chunk, in the worker's turn; texts are parsed before it, by Arrow's
+    parsers, alongside the other workers."""
     schema = compiled.program.schema
     if isinstance(batch, pa.RecordBatch):
         with _TURNS:  # typed columns convert in short calls: the whole of it is a turn
             columns = convert_batch(schema, batch)
-            return columns, compiled.bind_columns(columns, 0, columns.n)
+            return columns, compiled.bind_columns(columns, 0, columns.n, start)
     if isinstance(batch, JsonLines):
         columns = columns_from_json(schema, batch, compiled.json_reader)
     elif isinstance(batch, CsvLines):
@@ -156,7 +158,7 @@ def _convert_and_bind(compiled: CompiledRules, batch: Batch) -> tuple[Columns, B
     else:
         columns = columns_from_records(schema, batch)
     with _TURNS:
-        return columns, compiled.bind_columns(columns, 0, columns.n)
+        return columns, compiled.bind_columns(columns, 0, columns.n, start)
 
 
 def _string_column(columns: Columns, name: str, rows: np.ndarray | None) -> pa.Array:
@@ -167,14 +169,13 @@ def _string_column(columns: Columns, name: str, rows: np.ndarray | None) -> pa.A
 
 
 def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Columns,
-                   result: ChunkResult, rows: np.ndarray | None, start: int) -> pa.Table:
+                   result: ChunkResult, rows: np.ndarray | None) -> pa.Table:
     """The result rows; ``rows``: the input rows they come from, None when all."""
     program = compiled.program
     m = result.count
-    positions = np.arange(start, start + m, dtype=np.int64) if rows is None else rows + start
     ruleset = result.ruleset[:m] if rows is None else result.ruleset[rows]
     arrays: list[pa.Array] = [
-        pa.array(positions),
+        pa.array(result.position[:m]),  # Java wrote them
         _string_column(columns, "id", rows),
         _string_column(columns, "client_id", rows),
         _coded(ruleset, layout.rulesets),

@@ -236,9 +236,13 @@ def _float(arr: pa.Array, t: Type) -> Column | None:
     values = _numbers(arr, pa.float64(), np.float64, 0.0)
     present = _present(arr)
     col = Column(values, present)
-    finite = np.isfinite(values)
-    if not finite.all():  # one pass in the common case; a null reads as 0.0 (_numbers)
-        for row in np.flatnonzero(~finite):
+    # The sum is finite only when every value is (a null reads as 0.0, see _numbers):
+    # one pass that writes nothing, in the common case. A sum that overflows sends
+    # the column through the exact check, which finds no problem.
+    with np.errstate(over="ignore", invalid="ignore"):  # (what the sum is for)
+        total = np.add.reduce(values)
+    if not np.isfinite(total):
+        for row in np.flatnonzero(~np.isfinite(values)):
             col.problems[int(row)] = "NaN and infinities are not accepted"
     return col
 

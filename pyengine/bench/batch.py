@@ -40,7 +40,8 @@ def java_loop_seconds(engine: Engine, table: Any, workers: int) -> float:
     columns = convert_batch(compiled.program.schema, table.combine_chunks().to_batches()[0])
     bounds = [columns.n * k // workers for k in range(workers + 1)]
     # Bind one chunk per worker over that worker's rows, outside the timed part.
-    bound = [compiled.bind_columns(columns, bounds[k], bounds[k + 1]) for k in range(workers)]
+    bound = [compiled.bind_columns(columns, bounds[k], bounds[k + 1], bounds[k])
+             for k in range(workers)]
     barrier = threading.Barrier(workers + 1)
 
     def work(k: int) -> None:

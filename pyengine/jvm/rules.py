@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pyengine.jvm.jsontext import JsonRecordsReader
 
 # Chunk methods whose buffers Java writes (results); it only reads the others.
-RESULT_BINDINGS = ("bindResults", "bindOutput")
+RESULT_BINDINGS = ("bindResults", "bindOutput", "bindPositions")
 # The numpy dtype of each Java kind as it crosses the bridge (strings as dictionary codes).
 NUMPY_DTYPES = {"long": np.int64, "double": np.float64, "boolean": np.uint8, "String": np.int32}
 
@@ -70,6 +70,7 @@ class ChunkResult:
     where: np.ndarray  # int32 fired-bit index of the failing table or rule, or -1
     # by result row
     decision: np.ndarray  # int32: 0..3 (Arrow's dictionary codes into ACTIONS)
+    position: np.ndarray  # int64: the input row's position (its row + the first's)
     fired_offsets: np.ndarray  # int32, results + 1
     fired_codes: np.ndarray  # int32 indexes into Program.fired_ids
     # values, Arrow validity bitmap, offsets (lists); a decimal value is two int64 words
@@ -103,7 +104,8 @@ class ChunkResult:
                       offsets(n if t.kind == "list" else 0))
                for name, t in outputs}
         return cls(offsets(n), empty(n, np.int32), empty(n, np.int32), empty(n, np.int32),
-                   empty(n, np.int32), offsets(n), empty(n * max_fired, np.int32), out, kinds)
+                   empty(n, np.int32), empty(n, np.int64), offsets(n),
+                   empty(n * max_fired, np.int32), out, kinds)
 
     def compact(self) -> None:
         """Keep only the list items Java wrote: their arrays have room for every row's
@@ -150,6 +152,11 @@ class ChunkResult:
         return _numpy_value(value, kind)
 
 
+def _int32(bits: int) -> int:
+    """32 bits as the Java int they make."""
+    return bits - (1 << 32) if bits >= 1 << 31 else bits
+
+
 def _shrink(array: np.ndarray, size: int) -> None:
     """Cut ``array`` (which owns its memory, and has no views) to its first ``size``
     elements in place."""
@@ -168,7 +175,7 @@ class BoundChunk:
 
 
 # The Chunk methods bindAll calls, by number (Chunk.bindAll).
-BIND_CALLS = ("bindInput", "bindMask", "bindResults", "bindOutput")
+BIND_CALLS = ("bindInput", "bindMask", "bindResults", "bindOutput", "bindPositions")
 _WINDOW_MAX = 2**31 - 1  # a ByteBuffer's capacity is an int
 
 
@@ -427,19 +434,22 @@ class CompiledRules:
                 result.dictionaries[name] = [str(x) for x in chunk.outputDictionary(index)]
         return result
 
-    def bind_columns(self, columns: Columns, from_: int, to: int) -> BoundChunk:
-        """A Java Chunk over rows [from_, to) and new result arrays, ready to evaluate;
-        the returned BoundChunk keeps the memory Java uses alive."""
-        bindings, result = self.chunk_bindings(columns, from_, to)
+    def bind_columns(self, columns: Columns, from_: int, to: int,
+                     first_position: int = 0) -> BoundChunk:
+        """A Java Chunk over rows [from_, to) and new result arrays, ready to evaluate
+        (row ``from_`` is at ``first_position``); the returned BoundChunk keeps the
+        memory Java uses alive."""
+        bindings, result = self.chunk_bindings(columns, from_, to, first_position)
         windows, spec, keep = pack_bindings(bindings)
         chunk = self.chunk_class()
         chunk.bindAll(windows, spec)
         return BoundChunk(chunk, to - from_, result, keep)
 
-    def chunk_bindings(self, columns: Columns, from_: int, to: int
+    def chunk_bindings(self, columns: Columns, from_: int, to: int, first_position: int = 0
                        ) -> tuple[list[tuple[str, list[Any]]], ChunkResult]:
-        """The Chunk calls that bind rows [from_, to): (method, arguments) with numpy
-        arrays where Java takes a direct buffer; and the result arrays.
+        """The Chunk calls that bind rows [from_, to), row ``from_`` being at
+        ``first_position``: (method, arguments) with numpy arrays where Java takes a
+        direct buffer; and the result arrays.
         Fields no rule reads are not bound: Java never reads them, and each direct
         buffer costs a JPype call. ``bench jmh`` writes the same calls to files for the
         pure-Java benchmark."""
@@ -470,6 +480,9 @@ class CompiledRules:
         bindings.append(("bindResults", [result.result_row, result.ruleset, result.error,
                                          result.where, result.decision, result.fired_offsets,
                                          result.fired_codes]))
+        # a long as two ints (bindAll's spec is an int[]): high, then low 32 bits
+        bindings.append(("bindPositions", [result.position, first_position >> 32,
+                                           _int32(first_position & 0xFFFFFFFF)]))
         for index, (name, t) in enumerate(self.outputs):
             values, valid, offsets = result.outputs[name]
             # only a list has offsets: Java ignores the argument for other outputs

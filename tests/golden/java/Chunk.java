@@ -70,6 +70,8 @@ public final class Chunk {
     private int detailCount;
     // By result row:
     private IntBuffer decision; // int32: Arrow's dictionary codes as they are
+    private LongBuffer position; // the input position of each result row
+    private long firstPosition; // of input row 0
     private IntBuffer firedOffsets;
     private IntBuffer firedCodes;
     private LongBuffer out0; // fee (decimal128: value, sign)
@@ -194,6 +196,16 @@ public final class Chunk {
     }
 
     /**
+     * Bind the position column, by result row: input row i is at position
+     * {@code first + i}, whose high and low 32 bits are given (bindAll passes ints).
+     * Written here as rows are stored: numpy's arange, the same numbers, took longer.
+     */
+    public void bindPositions(ByteBuffer positions, int firstHigh, int firstLow) {
+        this.position = positions.order(NATIVE).asLongBuffer();
+        this.firstPosition = ((long) firstHigh << 32) | (firstLow & 0xFFFFFFFFL);
+    }
+
+    /**
      * Bind output column {@code output} (index into Rules.OUTPUTS), by result row, as Arrow
      * lays it out: a validity bitmap, values (a decimal as Arrow's
      * decimal128: its unscaled long, then its sign word) and for a list, offsets (results
@@ -236,7 +248,7 @@ public final class Chunk {
      * Every binding of a chunk in one call, where a call from Python costs more than the
      * binding itself. {@code windows} are direct buffers over the stretches of memory the
      * chunk's arrays lie in. {@code spec} lists the bind calls in order, each as its
-     * number (0 bindInput, 1 bindMask, 2 bindResults, 3 bindOutput) followed by its
+     * number (0 bindInput, 1 bindMask, 2 bindResults, 3 bindOutput, 4 bindPositions) followed by its
      * arguments: an int as itself, a buffer as three ints, its window (-1: null), its
      * offset there and its length (pyengine/jvm/rules.py, pack_bindings).
      */
@@ -264,6 +276,10 @@ public final class Chunk {
                     bindOutput(spec[at + 1], slice(windows, spec, at + 2), slice(windows, spec, at + 5),
                                slice(windows, spec, at + 8));
                     at += 11;
+                    break;
+                case 4:
+                    bindPositions(slice(windows, spec, at + 1), spec[at + 4], spec[at + 5]);
+                    at += 6;
                     break;
                 default:
                     throw new IllegalArgumentException("no bind call " + spec[at]);
@@ -391,6 +407,7 @@ public final class Chunk {
         int row = resultRow.get(i);
         resultRow.put(i + 1, row + 1);
         decision.put(row, res.decision);
+        position.put(row, firstPosition + i);
         int at = firedOffsets.get(row);
         int fired = res.collectFired();
         for (int k = 0; k < fired; k++) firedCodes.put(at + k, res.firedCodes[k]);

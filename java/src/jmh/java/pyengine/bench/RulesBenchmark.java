@@ -82,6 +82,10 @@ public class RulesBenchmark {
                     chunk.bindOutput(Integer.parseInt(w[1]), buffer(dir, w[2]), buffer(dir, w[3]),
                                      buffer(dir, w[4]));
                     break;
+                case "bindPositions":
+                    chunk.bindPositions(buffer(dir, w[1]), Integer.parseInt(w[2]),
+                                        Integer.parseInt(w[3]));
+                    break;
                 default:
                     throw new IllegalArgumentException("unknown binding: " + call);
             }
