@@ -277,6 +277,21 @@ def test_the_default_chunks_give_the_results_of_one_chunk(engine: Engine) -> Non
     assert planned.dead_letters == whole.dead_letters and whole.dead_letters
 
 
+def test_chunks_with_the_same_output_values_share_their_dictionary(engine: Engine) -> None:
+    table = pa.Table.from_pylist(sample_rows(2_000, seed=5))
+    chunks = engine.evaluate_batch(table, workers=1, chunk_rows=1_000).results
+    shared = 0
+    for name in ("band", "expense_policy", "reference", "risk_tag"):  # string outputs
+        first, second = (chunk.dictionary for chunk in chunks.column(name).chunks)
+        if first.to_pylist() == second.to_pylist():
+            assert first.buffers()[1].address == second.buffers()[1].address, name
+            shared += 1
+    assert shared, "some output's values came in the same order in both chunks"
+    made = engine.layout.strings(["x", "y"])
+    assert engine.layout.strings(["y", "x"]).to_pylist() == ["y", "x"]
+    assert engine.layout.strings(["x", "y"]) is made
+
+
 def test_chunk_rows_below_one_are_refused(engine: Engine) -> None:
     with pytest.raises(ValueError, match="chunk_rows must be at least 1, not -5"):
         engine.evaluate_batch(pa.Table.from_pylist(sample_rows(10)), chunk_rows=-5)

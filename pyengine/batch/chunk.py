@@ -10,7 +10,7 @@ import base64
 import datetime as dt
 import decimal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -43,7 +43,7 @@ class ChunkOutput:
     dead_letters: list[dict[str, Any]]
     # the results' decisions as ACTIONS' indexes, counted when asked (evaluate_batch
     # never asks): four passes over a chunk's codes
-    decision_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    decision_codes: np.ndarray
 
     @property
     def decisions(self) -> dict[str, int]:
@@ -83,6 +83,25 @@ class ResultLayout:
         # Positions count up by one: delta-encoded, a row group of them is a few hundred
         # bytes, written four times faster than plain int64s.
         self.column_encoding = {"position": "DELTA_BINARY_PACKED"}
+        self.version = pa.array([program.version], pa.string())
+        self._strings: dict[tuple[str, ...], pa.Array] = {}
+
+    def strings(self, values: list[str]) -> pa.Array:
+        """``values``, a string output's dictionary in a chunk, as an Arrow array: the
+        one made for an earlier chunk with the same values in the same order, as most
+        chunks have (a few values, in the order the chunk's rows met them). Making one
+        takes a few microseconds, and a chunk has a dictionary for each string output."""
+        key = tuple(values)
+        made = self._strings.get(key)
+        if made is None:
+            if len(self._strings) >= _STRINGS_KEPT:  # outputs with many values
+                self._strings.clear()
+            made = self._strings[key] = pa.array(values, pa.string())
+        return made  # (workers may both make one: either will do)
+
+
+# Arrays ResultLayout.strings keeps: every order of a few outputs' few values.
+_STRINGS_KEPT = 256
 
 
 def _repetitive(path: str, t: pa.DataType) -> str | None:
@@ -185,8 +204,8 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
               list_type=layout.fired_type),
     ]
     for name, t in program.outputs.items():
-        arrays.append(_output(result, name, t, m))
-    arrays.append(_coded(_no_codes(m), pa.array([program.version], pa.string())))
+        arrays.append(_output(layout, result, name, t, m))
+    arrays.append(_coded(_no_codes(m), layout.version))
     return pa.Table.from_arrays(arrays, schema=layout.schema)
 
 
@@ -210,24 +229,25 @@ def _list(offsets: np.ndarray, items: pa.Array, validity: pa.Buffer | None = Non
                                  null_count=0 if validity is None else -1, children=[items])
 
 
-def _output(result: ChunkResult, name: str, t: Type, m: int) -> pa.Array:
+def _output(layout: ResultLayout, result: ChunkResult, name: str, t: Type,
+            m: int) -> pa.Array:
     # Java wrote Arrow's layout (validity bitmap, values, offsets): the arrays are
     # assembled from its buffers as they are. Arrow counts the nulls when asked.
     values, valid, offsets = result.outputs[name]
     validity = pa.py_buffer(valid)
     if t.kind == "list":
         assert t.elem is not None
-        items = _scalar_array(result, name, t.elem, values, int(offsets[m]), None)
+        items = _scalar_array(layout, result, name, t.elem, values, int(offsets[m]), None)
         return _list(offsets[: m + 1], items, validity)
-    return _scalar_array(result, name, t, values, m, validity)
+    return _scalar_array(layout, result, name, t, values, m, validity)
 
 
-def _scalar_array(result: ChunkResult, name: str, t: Type, values: np.ndarray, n: int,
-                  validity: pa.Buffer | None) -> pa.Array:
+def _scalar_array(layout: ResultLayout, result: ChunkResult, name: str, t: Type,
+                  values: np.ndarray, n: int, validity: pa.Buffer | None) -> pa.Array:
     """An Arrow array of the first ``n`` values Java wrote (a null's value is never read)."""
     nulls = 0 if validity is None else -1
     if t.kind == "string":
-        dictionary = pa.array(result.dictionaries.get(name, []), pa.string())
+        dictionary = layout.strings(result.dictionaries.get(name, []))
         codes = pa.Array.from_buffers(pa.int32(), n, [validity, pa.py_buffer(values[:n])],
                                       null_count=nulls)
         return _coded(codes, dictionary)

@@ -70,7 +70,7 @@ class ChunkResult:
     where: np.ndarray  # int32 fired-bit index of the failing table or rule, or -1
     # by result row
     decision: np.ndarray  # int32: 0..3 (Arrow's dictionary codes into ACTIONS)
-    position: np.ndarray  # int64: the input row's position (its row + the first's)
+    position: np.ndarray  # int64: the chunk's first position + the input row
     fired_offsets: np.ndarray  # int32, results + 1
     fired_codes: np.ndarray  # int32 indexes into Program.fired_ids
     # values, Arrow validity bitmap, offsets (lists); a decimal value is two int64 words
