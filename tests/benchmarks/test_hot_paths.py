@@ -74,7 +74,7 @@ def test_result_building(benchmark: Any, examples_compiled: CompiledRules,
     """Java's result buffers -> the Arrow results table."""
     columns = convert_batch(examples_compiled.program.schema, chunk)
     result = examples_compiled.evaluate_columns(columns)
-    table = benchmark(_results_table, examples_compiled, layout, columns, result, None, 0)
+    table = benchmark(_results_table, examples_compiled, layout, columns, result, None)
     assert table.num_rows == ROWS
 
 
