@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -71,19 +70,3 @@ def test_finite_floats_whose_sum_overflows_are_accepted() -> None:
     score = convert_batch(SCHEMA, pa.record_batch({"score": pa.array(values)})).columns["score"]
     assert score.problems == {}
     assert score.values[:4].tolist() == values[:4]
-
-
-def test_a_float_java_checks_is_checked_here_in_rows_that_fail_on_a_later_field(
-        tmp_path: Path) -> None:
-    from tests.helpers import one_rule, write_rules
-
-    schema = "fields:\n  id: string\n  client_id: string\n  score: float\n  mcc: int\n"
-    program = load_program(write_rules(tmp_path, {"c.yaml": one_rule("mcc > 1")}, schema))
-    batch = pa.record_batch({"id": ["a", "b", "c"], "client_id": ["c", "c", "c"],
-                             "score": [math.nan, math.inf, 0.5], "mcc": [None, 1, None]})
-    columns = convert_batch(program.schema, batch, java_checks=True)
-    assert columns.columns["score"].finite_in_java, "Java checks the rows that are ok"
-    # rows that failed here never reach Java: their first bad field is named here
-    assert columns.errors == {0: "field 'score': NaN and infinities are not accepted",
-                              2: "field 'mcc' is null"}
-    assert columns.ok.tolist() == [False, True, False]

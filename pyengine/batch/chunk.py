@@ -168,7 +168,7 @@ def _convert_and_bind(compiled: CompiledRules, batch: Batch,
     schema = compiled.program.schema
     if isinstance(batch, pa.RecordBatch):
         with _TURNS:  # typed columns convert in short calls: the whole of it is a turn
-            columns = convert_batch(schema, batch, java_checks=True)
+            columns = convert_batch(schema, batch)
             return columns, compiled.bind_columns(columns, 0, columns.n, start)
     if isinstance(batch, JsonLines):
         columns = columns_from_json(schema, batch, compiled.json_reader)
@@ -274,7 +274,7 @@ def _dead_letters(compiled: CompiledRules, batch: Batch, columns: Columns,
             error = {"kind": "parse", "message": columns.unparsed[i], "rule": None}
         elif not columns.ok[i]:
             error = {"kind": "schema", "message": columns.errors[i], "rule": None}
-        elif result.error[i] == ops.OUT_OF_RANGE:  # a decimal or float Java checked
+        elif result.error[i] == ops.OUT_OF_RANGE:  # a decimal Java checked
             error = {"kind": "schema", "rule": None,
                      "message": out_of_range_error(compiled.fields[int(result.where[i])])}
         elif result.error[i] == ops.UNKNOWN_CLIENT:

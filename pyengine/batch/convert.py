@@ -42,14 +42,11 @@ class Column:
     # unscaled value, then a high word that is its sign when the value fits a long:
     # Java checks that as it reads them, see unchecked)
     words: int = 1
-    # a float column whose values Java checks are finite (convert_batch's java_checks)
-    finite_in_java: bool = False
 
     @property
     def unchecked(self) -> bool:
-        """A column whose values Java checks, not Python: a decimal's range (words == 2),
-        a float's finiteness (finite_in_java)."""
-        return self.words == 2 or self.finite_in_java
+        """A decimal column whose range Java checks, not Python (words == 2)."""
+        return self.words == 2
 
     def row_values(self) -> np.ndarray:
         """The values, one a row: for a decimal read in place, a copy of its unscaled
@@ -68,24 +65,14 @@ class Columns:
     unparsed: dict[int, str] = field(default_factory=dict)  # of errors: not even records
 
 
-def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table,
-                  java_checks: bool = False) -> Columns:
-    """Convert every schema field of ``batch``; never raises for bad values.
-
-    With ``java_checks``, the columns go straight to Java (a chunk bound from them, see
-    ``Column.unchecked``), and the values of numeric float columns are left for it to
-    check as it reads them: checking them here was a pass over each column's memory.
-    """
+def convert_batch(schema: Schema, batch: pa.RecordBatch | pa.Table) -> Columns:
+    """Convert every schema field of ``batch``; never raises for bad values."""
     n = batch.num_rows
     names = batch.schema.names
     columns: dict[str, Column] = {}
     for name, f in schema.fields.items():
         if name in names:
-            arr = batch.column(names.index(name))
-            if java_checks and f.type.kind == "float" and (col := _float_unchecked(arr)):
-                columns[name] = col
-                continue
-            columns[name] = _convert_column(arr, f.type)
+            columns[name] = _convert_column(batch.column(names.index(name)), f.type)
         else:
             columns[name] = Column(np.zeros(n, NUMPY_DTYPES[java_kind(f.type)]),
                                    np.zeros(n, dtype=bool))
@@ -110,25 +97,21 @@ def _errors(schema: Schema, columns: dict[str, Column], names: list[str],
 
 def _check_failing_rows(schema: Schema, columns: dict[str, Column],
                         errors: dict[int, str]) -> bool:
-    """Check the unchecked columns (decimals read in place, floats Java checks) of the
-    rows that failed on other fields; True when one has a bad value.
+    """Check the unchecked decimals of the rows that failed on other fields; True when
+    one is out of range.
 
-    Java checks those values as it reads its row, but never reads a row that failed
-    here, whose message must still name its first bad field in schema order: perhaps
-    such a column. Those rows are few.
+    Java checks a decimal read in place as it reads its row, but never reads a row that
+    failed here, whose message must still name its first bad field in schema order:
+    perhaps such a decimal. Those rows are few.
     """
     found = False
     rows = np.fromiter(errors, dtype=np.int64, count=len(errors))
     for name, col in columns.items():
         if not col.unchecked:
             continue
-        if col.finite_in_java:
-            good, problem = np.isfinite(col.values[rows]), NOT_FINITE
-        else:
-            good = _fits_long(col.values[2 * rows], col.values[2 * rows + 1])
-            problem = out_of_range(schema.fields[name].type.scale)
-        for row in rows[col.present[rows] & ~good].tolist():
-            col.problems[row] = problem
+        fits = _fits_long(col.values[2 * rows], col.values[2 * rows + 1])
+        for row in rows[col.present[rows] & ~fits].tolist():
+            col.problems[row] = out_of_range(schema.fields[name].type.scale)
             found = True
     return found
 
@@ -139,11 +122,8 @@ def out_of_range(scale: int) -> str:
 
 
 def out_of_range_error(f: FieldDef) -> str:
-    """The schema error of a row whose field ``f`` Java refused (``ops.OUT_OF_RANGE``):
-    a decimal out of range or a float that is not finite, as :func:`convert_batch`
-    words its own."""
-    if f.type.kind == "float":
-        return f"field '{f.name}': {NOT_FINITE}"
+    """The schema error of a row whose decimal field ``f`` Java found out of range
+    (``ops.OUT_OF_RANGE``), as :func:`convert_batch` words its own."""
     return f"field '{f.name}': {out_of_range(f.type.scale)}"
 
 
@@ -253,30 +233,18 @@ def _float(arr: pa.Array, t: Type) -> Column | None:
         return _from_text(arr, t, _where(pc.is_finite(values), values), np.float64)
     if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
         return None
-    col = Column(_numbers(arr, pa.float64(), np.float64, 0.0), _present(arr))
+    values = _numbers(arr, pa.float64(), np.float64, 0.0)
+    present = _present(arr)
+    col = Column(values, present)
     # The sum is finite only when every value is (a null reads as 0.0, see _numbers):
     # one pass that writes nothing, in the common case. A sum that overflows sends
     # the column through the exact check, which finds no problem.
     with np.errstate(over="ignore", invalid="ignore"):  # (what the sum is for)
-        total = np.add.reduce(col.values)
+        total = np.add.reduce(values)
     if not np.isfinite(total):
-        for row in np.flatnonzero(~np.isfinite(col.values)):
-            col.problems[int(row)] = NOT_FINITE
+        for row in np.flatnonzero(~np.isfinite(values)):
+            col.problems[int(row)] = "NaN and infinities are not accepted"
     return col
-
-
-NOT_FINITE = "NaN and infinities are not accepted"
-
-
-def _float_unchecked(arr: pa.Array | pa.ChunkedArray) -> Column | None:
-    """A float column of Arrow floats whose values Java checks (None for other
-    arrays); integers are finite: they are converted as before."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if not pa.types.is_floating(arr.type):
-        return None
-    return Column(_numbers(arr, pa.float64(), np.float64, 0.0), _present(arr),
-                  finite_in_java=True)
 
 
 def _bool(arr: pa.Array, t: Type) -> Column | None:
@@ -512,9 +480,7 @@ def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
 # -- batches read two ways (JSON texts, CSV lines) -------------------------------------
 def take_rows(columns: Columns, keep: np.ndarray) -> Columns:
     """The rows of ``columns`` where ``keep``; they must all be ok."""
-    # (a float column Java checks stays one: its rows are ok here without a check)
-    taken = {name: Column(col.row_values()[keep], col.present[keep], col.dictionary,
-                          finite_in_java=col.finite_in_java)
+    taken = {name: Column(col.row_values()[keep], col.present[keep], col.dictionary)
              for name, col in columns.columns.items()}
     return Columns(int(keep.sum()), taken, np.ones(int(keep.sum()), dtype=bool), {})
 
@@ -544,7 +510,6 @@ def _merge_column(parts: list[tuple[np.ndarray, Column]], n: int, kind: str) -> 
         values = col.row_values()
         merged.values[rows] = values + base if kind == "String" else values
         merged.present[rows] = col.present
-        merged.finite_in_java |= col.finite_in_java  # Java checks the checked ones again
         base += len(col.dictionary)
     if kind == "String":
         merged.dictionary = pa.concat_arrays([c.dictionary for _, c in parts] or

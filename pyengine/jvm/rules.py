@@ -456,7 +456,7 @@ class CompiledRules:
         bindings: list[tuple[str, list[Any]]] = []
         for index, f in enumerate(self.fields):
             col = columns.columns[f.name]
-            # an unchecked column is bound all the same: Java checks its values
+            # an unchecked decimal is bound all the same: Java checks its range
             if f.name not in self.program.read_fields and not col.unchecked:
                 continue
             # numpy bools are bytes of 0 or 1: Java reads them in place
@@ -467,8 +467,8 @@ class CompiledRules:
                 # Arrow's UTF-8 bytes and offsets: Java decodes the values it reads.
                 offsets, data = _utf8_buffers(col.dictionary)
                 size = 0 if col.plain else len(col.dictionary)  # 0: codes are all distinct
-            else:  # int64 words a value; 0 for a float whose values Java checks
-                size = 0 if col.finite_in_java else col.words
+            else:
+                size = col.words  # int64 words a value
             values = np.ascontiguousarray(col.values[col.words * from_:col.words * to])
             bindings.append(("bindInput", [index, values, valid, offsets, data, size]))
         ok = columns.ok[from_:to]

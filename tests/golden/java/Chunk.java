@@ -51,7 +51,6 @@ public final class Chunk {
     private LongBuffer in9; // txn_count_24h
     private ByteBuffer in10; // vip
     private DoubleBuffer in11; // score
-    private boolean checkFinite11; // Python has not checked its values (see outOfRange)
     private IntBuffer in12; // note
     private IntBuffer dictOffsets12;
     private ByteBuffer dictData12;
@@ -98,8 +97,7 @@ public final class Chunk {
      * is decoded once, when first read; size 0 says the codes are all distinct (a plain
      * column, its own dictionary), so nothing is worth remembering per code. For any
      * other field {@code size} is the number of longs a value takes: 2 for a decimal
-     * given as Arrow's decimal128 (its unscaled value, then its high word); a float
-     * field's size 0 says Python has not checked that its values are finite.
+     * given as Arrow's decimal128 (its unscaled value, then its high word).
      */
     public void bindInput(int field, ByteBuffer values, ByteBuffer validity,
                           ByteBuffer dictOffsets, ByteBuffer dictData, int size) {
@@ -155,7 +153,6 @@ public final class Chunk {
                 break;
             case 11:
                 in11 = values.order(NATIVE).asDoubleBuffer();
-                checkFinite11 = size == 0;
                 break;
             case 12:
                 in12 = values.order(NATIVE).asIntBuffer();
@@ -372,22 +369,19 @@ public final class Chunk {
     }
 
     /**
-     * The index of the first field (in field order) of row i whose value Python left
-     * for Java to check and Java refuses, or -1: a decimal given as Arrow's decimal128
-     * that does not fit a long (its high word is not the sign of its low word), a float
-     * that is NaN or infinite. Fields no rule reads are bound for this check alone.
+     * The index of the first decimal field (in field order) of row i whose value, given
+     * as Arrow's decimal128, does not fit a long (its high word is not the sign of its
+     * low word), or -1. Python checks no such value; fields no rule reads are bound for
+     * this check alone.
      */
     int outOfRange(int i) {
         if (words2 == 2 && in2.get(2 * i + 1) != in2.get(2 * i) >> 63) {
             return 2;
         }
-        if (checkFinite11 && !Double.isFinite(in11.get(i))) {
-            return 11;
-        }
         return -1;
     }
 
-    /** Input row i failed conversion in Java: its field {@code field} is out of range. */
+    /** Input row i failed conversion in Java: its decimal field {@code field} is out of range. */
     void storeOutOfRange(int i, int field) {
         error.put(i, ErrorCode.OUT_OF_RANGE);
         ruleset.put(i, -1);
