@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import random
 import signal
@@ -290,6 +291,34 @@ def test_chunks_with_the_same_output_values_share_their_dictionary(engine: Engin
     made = engine.layout.strings(["x", "y"])
     assert engine.layout.strings(["y", "x"]).to_pylist() == ["y", "x"]
     assert engine.layout.strings(["x", "y"]) is made
+
+
+def test_nan_and_infinities_are_dead_letters_naming_the_first_bad_field(
+        engine: Engine) -> None:
+    from pyengine.batch.generate import transactions
+
+    table = transactions(3_000, seed=2)
+    score = table.column("score").to_pylist()
+    mcc = table.column("mcc").to_pylist()
+    amount = table.column("amount").to_pylist()
+    score[5], score[700], score[701], score[2999] = (math.nan, math.inf, -math.inf,
+                                                     math.nan)
+    mcc[700] = None  # before score in the schema: its message comes first
+    amount[2999] = Decimal("92233720368547758.08")  # not a long: Java checks, before score
+    table = table.set_column(table.schema.get_field_index("score"), "score",
+                             pa.array(score, pa.float64()))
+    table = table.set_column(table.schema.get_field_index("mcc"), "mcc", pa.array(mcc))
+    table = table.set_column(table.schema.get_field_index("amount"), "amount",
+                             pa.array(amount, pa.decimal128(20, 2)))
+    out = engine.evaluate_batch(table, workers=2, chunk_rows=1_000)
+    messages = {d["position"]: d["error"]["message"] for d in out.dead_letters}
+    nan = "NaN and infinities are not accepted"
+    assert messages == {5: f"field 'score': {nan}", 700: "field 'mcc' is null",
+                        701: f"field 'score': {nan}",
+                        2999: "field 'amount': out of range for decimal(2)"}
+    assert {d["error"]["kind"] for d in out.dead_letters} == {"schema"}
+    assert out.results.num_rows == 3_000 - 4
+    assert 5 not in out.results.column("position").to_pylist()
 
 
 def test_chunk_rows_below_one_are_refused(engine: Engine) -> None:
