@@ -247,12 +247,12 @@ def test_chunks_keep_their_results_and_java_pins_no_memory(examples_compiled: An
     assert len(first.fired_codes) == first.fired_offsets[first.count], "compacted"
     assert examples_compiled.evaluate_columns(one, 7, 7).count == 0  # no rows, no buffers
     # Java writes each result row's position, from a first one beyond 32 bits.
-    first = 2**40 + 2**31 + 5
-    bound = examples_compiled.bind_columns(other, 100, 4100, first)
+    first_position = 2**40 + 2**31 + 5
+    bound = examples_compiled.bind_columns(other, 100, 4100, first_position)
     examples_compiled.run_bound(bound)
     rows = np.flatnonzero(np.diff(bound.result.result_row) > 0)
     assert len(rows) > 0
-    assert bound.result.position[:len(rows)].tolist() == (rows + first).tolist()
+    assert bound.result.position[:len(rows)].tolist() == (rows + first_position).tolist()
     # Compacting shrank the arrays under Java's buffers: the chunk cannot run again.
     bound = examples_compiled.bind_columns(one, 0, 10)
     examples_compiled.run_bound(bound)

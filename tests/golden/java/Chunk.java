@@ -248,9 +248,9 @@ public final class Chunk {
      * Every binding of a chunk in one call, where a call from Python costs more than the
      * binding itself. {@code windows} are direct buffers over the stretches of memory the
      * chunk's arrays lie in. {@code spec} lists the bind calls in order, each as its
-     * number (0 bindInput, 1 bindMask, 2 bindResults, 3 bindOutput, 4 bindPositions) followed by its
-     * arguments: an int as itself, a buffer as three ints, its window (-1: null), its
-     * offset there and its length (pyengine/jvm/rules.py, pack_bindings).
+     * number (0 bindInput, 1 bindMask, 2 bindResults, 3 bindOutput, 4 bindPositions)
+     * followed by its arguments: an int as itself, a buffer as three ints, its window
+     * (-1: null), its offset there and its length (pyengine/jvm/rules.py, pack_bindings).
      */
     public void bindAll(ByteBuffer[] windows, int[] spec) {
         int at = 0;
