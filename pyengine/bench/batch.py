@@ -124,6 +124,11 @@ def forked(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
                                                      text=True).stdout)]
 
 
+def _ratios(timings: dict[str, list[float]]) -> list[float]:
+    """Each paired run's Java loop time over its ``evaluate_batch`` time."""
+    return [j / a for j, a in zip(timings["java"], timings["api"], strict=True)]
+
+
 def report(records: int, forks: list[dict[str, Any]]) -> None:
     """Print the medians over every run of every fork, and the ratios' range."""
     base: dict[int, float] = {}
@@ -131,7 +136,7 @@ def report(records: int, forks: list[dict[str, Any]]) -> None:
         workers = int(key)
         java = [s for f in forks for s in f["workers"][key]["java"]]
         api = [s for f in forks for s in f["workers"][key]["api"]]
-        ratios = [j / a for j, a in zip(java, api, strict=True)]
+        ratios = _ratios({"java": java, "api": api})
         batch = records / statistics.median(api)
         base.setdefault(1, batch)
         line = (f"workers {workers}: java loop {records / statistics.median(java):12,.0f}/s"
@@ -139,9 +144,7 @@ def report(records: int, forks: list[dict[str, Any]]) -> None:
                 f" ({min(ratios):.2f}-{max(ratios):.2f})"
                 f"   scaling vs 1 worker {batch / base[1]:.2f}")
         if len(forks) > 1:
-            medians = sorted(statistics.median(j / a for j, a in zip(
-                f["workers"][key]["java"], f["workers"][key]["api"], strict=True))
-                for f in forks)
+            medians = sorted(statistics.median(_ratios(f["workers"][key])) for f in forks)
             line += "   forks' ratios " + ", ".join(f"{m:.2f}" for m in medians)
         print(line)
     single = statistics.median(r for f in forks for r in f["single"])
