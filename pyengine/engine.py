@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
+from pyengine.batch.malloc import tune_malloc
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
 
@@ -46,6 +47,7 @@ class Engine:
     """Compiled rules, ready to evaluate transactions."""
 
     def __init__(self, compiled: CompiledRules):
+        tune_malloc()  # chunks reuse the memory earlier ones freed (batch/malloc.py)
         self.compiled = compiled
         self.program = compiled.program
         self.layout = ResultLayout(compiled.program)
