@@ -24,7 +24,7 @@ from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
 
 MAX_CHUNK_ROWS = 262_144  # evaluate_batch's chunks (see chunk_plan)
-MIN_CHUNK_ROWS = 16_384
+MIN_CHUNK_ROWS = 32_768
 
 
 @dataclass
@@ -130,10 +130,13 @@ def chunk_plan(rows: int, workers: int) -> list[tuple[int, int]]:
     Chunks of ``MAX_CHUNK_ROWS``: each chunk costs its worker about half a millisecond
     of Python whatever its size (the Java time of 3,000 rows), a third of the Python
     time of a chunk of 65,536 rows. Near the end they shrink, down to
-    ``MIN_CHUNK_ROWS``, each at most half of a worker's share of what is left: workers
-    take the next chunk when they are free, so they finish about together. With equal
-    chunks, one worker's last chunk ran alone for up to 11 ms of a 200 ms table (2M
-    rows, 2 workers): Java's speed varies from chunk to chunk.
+    ``MIN_CHUNK_ROWS``, each at most two thirds of a worker's share of what is left:
+    workers take the next chunk when they are free, so they finish about together. With
+    equal chunks, one worker's last chunk ran alone for up to 11 ms of a 200 ms table
+    (2M rows, 2 workers): Java's speed varies from chunk to chunk. Shrinking faster and
+    less far than that (half a share, down to 16,384 rows: 18 chunks for 2M rows at 2
+    workers, now 14) made the table 2-4% slower: a chunk's Python, which runs with
+    caches that the other worker's Java has just filled, costs more than the ends' wait.
 
     The first chunks of all workers but the last are 1/W, 2/W, ... of their size: with
     equal first chunks, workers ended their Java calls at about the same moments, chunk
@@ -145,7 +148,7 @@ def chunk_plan(rows: int, workers: int) -> list[tuple[int, int]]:
     start = 0
     while start < rows:
         left = rows - start
-        size = MAX_CHUNK_ROWS if workers <= 1 else max(MIN_CHUNK_ROWS, -(-left // (2 * workers)))
+        size = MAX_CHUNK_ROWS if workers <= 1 else max(MIN_CHUNK_ROWS, -(-2 * left // (3 * workers)))
         size = min(size, MAX_CHUNK_ROWS, left)
         if len(plan) < workers - 1:  # staggered starts (see above)
             size = max(1, size * (len(plan) + 1) // workers)
