@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +58,41 @@ def test_unchanged_rebuild_does_no_work(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(build_mod, "load_rules", no_loading)
     again = build_rules(rules, tmp_path / "out", "javac")
     assert again.work == "none" and again.manifest == first.manifest
+
+
+def test_builds_into_one_output_at_once_publish_it_once(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two Kafka members starting together build the same new rules into the same cached
+    # OUT: their publishing replaced each other's temporary files, and one failed.
+    monkeypatch.setenv("PYENGINE_CACHE_DIR", str(tmp_path / "cache"))
+    rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")})
+    build_rules(rules, tmp_path / "first", "javac")  # the jar is in the content cache
+    publish = build_mod._publish
+    publishing: list[None] = []
+    meet = threading.Barrier(2)
+
+    def met(*args: Any) -> None:
+        publishing.append(None)
+        # a second build, if OUT's lock let it in, meets this one here (none came: broken)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meet.wait(timeout=1)
+        publish(*args)
+
+    monkeypatch.setattr(build_mod, "_publish", met)
+    start = threading.Barrier(4)
+
+    def build(_: int) -> build_mod.BuildResult:
+        start.wait()
+        return build_rules(rules, tmp_path / "out", "javac")
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(build, range(4)))
+    assert len(publishing) == 1  # the others found OUT current once they had the lock
+    assert sorted(r.work for r in results) == ["cache", "none", "none", "none"]
+    assert all(r.manifest == results[0].manifest for r in results)
+    assert not list((tmp_path / "out").glob("*.tmp"))
+    digest = build_mod.source_digest(rules, "javac")
+    assert build_mod._current_build(tmp_path / "out", digest) == results[0].manifest
 
 
 def test_cache_is_by_normalized_content(tmp_path: Path) -> None:

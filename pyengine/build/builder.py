@@ -9,16 +9,20 @@ Three levels of "no work":
 3. Otherwise Java is generated and compiled, and the jar enters the cache.
 
 A build output directory is self-contained: it also keeps a copy of the rule
-files under ``rules/``, so ``run --rules OUT`` can load the program again.
+files under ``rules/``, so ``run --rules OUT`` can load the program again. Builds
+into one ``OUT`` publish one at a time (a lock file, ``OUT/.build.lock``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from pyengine.spec.resolver import load_rules
 MANIFEST = "manifest.json"
 JAR = "rules.jar"
 RULES_COPY = "rules"
+LOCK = ".build.lock"
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,25 @@ def build_rules(rules_dir: str | Path, out_dir: str | Path,
         _compile_into_cache(program, cached, builder)
         work = "compiled"
     manifest = make_manifest(program, builder, digest, cached / JAR)
-    _publish(out_dir, cached / JAR, rules_dir, manifest)
+    with _publishing(out_dir):
+        # Another process (a Kafka member started with this one) may have published
+        # these rules while this one compiled: then OUT is current and stays as it is.
+        current = _current_build(out_dir, digest)
+        if current is not None:
+            return BuildResult(out_dir, out_dir / JAR, current, "none", program)
+        _publish(out_dir, cached / JAR, rules_dir, manifest)
     return BuildResult(out_dir, out_dir / JAR, manifest, work, program)
+
+
+@contextmanager
+def _publishing(out_dir: Path) -> Iterator[None]:
+    """Hold OUT's lock (``OUT/.build.lock``): builds publish into one OUT one at a time,
+    from any process or thread. Two publishing at once replaced each other's temporary
+    files, and one failed (two Kafka members starting together on new rules)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / LOCK, "ab") as fh:  # (closing it releases the lock)
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 def _current_build(out_dir: Path, digest: str) -> dict[str, Any] | None:
