@@ -148,7 +148,8 @@ def chunk_plan(rows: int, workers: int) -> list[tuple[int, int]]:
     start = 0
     while start < rows:
         left = rows - start
-        size = MAX_CHUNK_ROWS if workers <= 1 else max(MIN_CHUNK_ROWS, -(-2 * left // (3 * workers)))
+        share = -(-2 * left // (3 * workers))  # two thirds of a worker's share, rounded up
+        size = MAX_CHUNK_ROWS if workers <= 1 else max(MIN_CHUNK_ROWS, share)
         size = min(size, MAX_CHUNK_ROWS, left)
         if len(plan) < workers - 1:  # staggered starts (see above)
             size = max(1, size * (len(plan) + 1) // workers)
