@@ -10,9 +10,10 @@ ms of its 340 (benchmarks.md, fourteenth session).
 
 :func:`tune_malloc` raises the trim threshold and fixes the mmap threshold at the top
 of its adaptive range, so that freed memory up to ``TRIM_THRESHOLD`` stays with the
-process for the next allocation. The process's peak memory is unchanged by it: memory
-is kept, not taken. ``PYENGINE_MALLOC=system``, or any ``glibc.malloc`` setting in
-``GLIBC_TUNABLES``, leaves malloc as it is.
+process for the next allocation. Memory is kept, not taken: a 10M-record ``run``
+peaked within 20 MiB of its peak without it, but the resident memory does not fall
+back after a large batch. ``PYENGINE_MALLOC=system``, or any ``glibc.malloc`` setting
+in ``GLIBC_TUNABLES``, leaves malloc as it is.
 """
 
 from __future__ import annotations
