@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pyengine.build import builder as build_mod
-from pyengine.build.builder import build_rules
+from pyengine.build.builder import LOCK, build_rules
 from pyengine.build.compiler import compile_jar
 from pyengine.errors import BuildError, SpecError
 from pyengine.jvm.rules import CompiledRules
@@ -93,6 +93,17 @@ def test_builds_into_one_output_at_once_publish_it_once(tmp_path: Path,
     assert not list((tmp_path / "out").glob("*.tmp"))
     digest = build_mod.source_digest(rules, "javac")
     assert build_mod._current_build(tmp_path / "out", digest) == results[0].manifest
+
+
+def test_an_output_that_cannot_be_written_is_a_build_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(BuildError, match="cannot write the build into") as info:
+        build_rules(EXAMPLES, tmp_path / "file" / "out", "javac")
+    assert isinstance(info.value.__cause__, OSError)
+    (tmp_path / "out" / LOCK).mkdir(parents=True)  # the lock is not a file
+    with pytest.raises(BuildError, match="cannot write the build into") as info:
+        build_rules(EXAMPLES, tmp_path / "out", "javac")
+    assert isinstance(info.value.__cause__, OSError)
 
 
 def test_cache_is_by_normalized_content(tmp_path: Path) -> None:

@@ -118,11 +118,15 @@ def build_rules(rules_dir: str | Path, out_dir: str | Path,
 def _publishing(out_dir: Path) -> Iterator[None]:
     """Hold OUT's lock (``OUT/.build.lock``): builds publish into one OUT one at a time,
     from any process or thread. Two publishing at once replaced each other's temporary
-    files, and one failed (two Kafka members starting together on new rules)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / LOCK, "ab") as fh:  # (closing it releases the lock)
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        yield
+    files, and one failed (two Kafka members starting together on new rules). An OUT
+    that cannot be written, here or while publishing, is a BuildError."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with open(out_dir / LOCK, "ab") as fh:  # (closing it releases the lock)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
+    except OSError as exc:
+        raise BuildError(f"cannot write the build into {out_dir}: {exc}") from exc
 
 
 def _current_build(out_dir: Path, digest: str) -> dict[str, Any] | None:
