@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="records per checkpoint and results part (default 1000000)")
     p.add_argument("--chunk-size", type=_positive, default=65_536, metavar="N",
                    help="records per Java call (default 65536)")
+    _compression_option(p)
     p.add_argument("--sla", type=_duration, default=7200.0, metavar="DURATION",
                    help="deadline for the run, e.g. 2h, 30m, 90s (default 2h)")
     p.add_argument("--strict-sla", action="store_true", help="exit 1 when the SLA is missed")
@@ -106,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, metavar="OUT2")
     p.add_argument("--workers", type=_positive, default=None)
     p.add_argument("--sla", type=_duration, default=7200.0, metavar="DURATION")
+    _compression_option(p)
     p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -237,6 +239,14 @@ def _counts(text: str) -> list[int]:
     return [_positive(part) for part in text.split(",")]
 
 
+def _compression_option(parser: argparse.ArgumentParser) -> None:
+    from pyengine.batch import COMPRESSIONS
+
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="zstd",
+                        help="codec of the results' Parquet files (default zstd, the "
+                        "smallest; snappy writes faster, files twice the size)")
+
+
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     try:
@@ -256,7 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_kafka(args)
     workers = args.workers or default_workers()
     config = JobConfig(Path(args.input), Path(args.output), workers, args.checkpoint_every,
-                       args.chunk_size, args.sla)
+                       args.chunk_size, args.sla, args.compression)
     return _run_job(args, config)
 
 
@@ -313,7 +323,8 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     from pyengine.batch.replay import replay_config
     from pyengine.engine import default_workers
 
-    config = replay_config(args.out, args.output, args.workers or default_workers(), args.sla)
+    config = replay_config(args.out, args.output, args.workers or default_workers(), args.sla,
+                           args.compression)
     return _run_job(args, config)
 
 

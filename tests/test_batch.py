@@ -473,8 +473,32 @@ def test_rerun_on_complete_output_changes_nothing(tmp_path: Path, engine: Engine
     assert (tmp_path / "out" / "report.json").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.parametrize(("codec", "parquet_name"), [
+    ("snappy", "SNAPPY"), ("lz4", "LZ4"), ("none", "UNCOMPRESSED")])
+def test_results_compression(tmp_path: Path, engine: Engine, codec: str,
+                             parquet_name: str) -> None:
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 3000, seed=5, bad_fraction=0.01)
+    run_job(engine, JobConfig(source, tmp_path / "zstd", 2, 1000, 512))
+    run_job(engine, JobConfig(source, tmp_path / codec, 2, 1000, 512, compression=codec))
+    for name, expected in (("zstd", "ZSTD"), (codec, parquet_name)):
+        parts = sorted((tmp_path / name / "results").glob("*.parquet"))
+        meta = [pq.ParquetFile(p).metadata for p in parts]
+        assert len(meta) == 3 and {m.row_group(0).column(i).compression for m in meta
+                                   for i in range(m.num_columns)} == {expected}
+    assert read_results(tmp_path / codec).equals(read_results(tmp_path / "zstd"))
+    assert dlq(tmp_path / codec) == dlq(tmp_path / "zstd")
+
+
+def test_unknown_compression_is_refused(tmp_path: Path) -> None:
+    from pyengine.batch.job import OutputError
+
+    with pytest.raises(OutputError, match="compression 'brotli': not one of zstd, snappy"):
+        JobConfig(tmp_path / "in.parquet", tmp_path / "out", 1, compression="brotli")
+
+
 def test_output_of_another_job_is_refused(tmp_path: Path, engine: Engine) -> None:
-    from pyengine.batch.job import OutputMismatch
+    from pyengine.batch.job import OutputMismatch, _checksum
 
     first = tmp_path / "a.parquet"
     second = tmp_path / "b.parquet"
@@ -483,6 +507,16 @@ def test_output_of_another_job_is_refused(tmp_path: Path, engine: Engine) -> Non
     run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50))
     with pytest.raises(OutputMismatch, match="another input"):
         run_job(engine, JobConfig(second, tmp_path / "out", 1, 50, 50))
+    with pytest.raises(OutputMismatch, match="another compression"):
+        run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50, compression="snappy"))
+    # A checkpoint from before the codec was recorded in it: its parts are zstd.
+    path = tmp_path / "out" / "checkpoint.json"
+    saved = json.loads(path.read_text())
+    del saved["compression"], saved["checksum"]
+    path.write_text(json.dumps({**saved, "checksum": _checksum(saved)}))
+    assert run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50))["complete"]
+    with pytest.raises(OutputMismatch, match="another compression"):
+        run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50, compression="lz4"))
     (tmp_path / "out" / "checkpoint.json").write_text("{ not json")
     with pytest.raises(OutputMismatch, match="damaged checkpoint"):
         run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50))
@@ -601,7 +635,7 @@ def test_dlq_replay_after_fixing_the_rules(tmp_path: Path) -> None:
         "when: txn_count_24h / account_age_days > 5",
         "when: account_age_days > 0 && txn_count_24h / account_age_days > 5"))
     replay = ["dlq", "replay", str(tmp_path / "out"), "--rules", str(fixed), "--output",
-              str(tmp_path / "out2"), "--builder", "javac", "--json"]
+              str(tmp_path / "out2"), "--builder", "javac", "--json", "--compression", "snappy"]
     result = subprocess.run([sys.executable, "-m", "pyengine", *replay], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -613,6 +647,8 @@ def test_dlq_replay_after_fixing_the_rules(tmp_path: Path) -> None:
     positions = sorted([d["position"] for d in remaining]
                        + read_results(tmp_path / "out2").column("position").to_pylist())
     assert positions == list(range(len(letters)))
+    part = next((tmp_path / "out2" / "results").glob("*.parquet"))
+    assert pq.ParquetFile(part).metadata.row_group(0).column(0).compression == "SNAPPY"
 
 
 def test_empty_inputs(tmp_path: Path, engine: Engine) -> None:

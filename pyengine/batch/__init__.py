@@ -1,0 +1,13 @@
+"""Batch mode: ``run`` over files, and ``dlq replay``.
+
+``inputs`` streams Parquet, CSV and JSONL files as chunks of records; ``chunk``
+evaluates one chunk (convert, Java, results and dead letters); ``parts`` writes a
+segment's results to its Parquet part file; ``job`` runs the segments, checkpoints
+and resumes; ``replay`` re-evaluates a run's dead letters; ``generate`` writes
+synthetic transactions.
+"""
+
+# Codecs of the results' Parquet files, by pyarrow's names. zstd, the default, makes
+# the smallest files; the others write them faster (docs/batch.md, "Compression").
+# Here, not in ``parts``, so that the command line offers them without importing Arrow.
+COMPRESSIONS = ("zstd", "snappy", "lz4", "none")

@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pyengine.batch import COMPRESSIONS
 from pyengine.batch.chunk import Batch, ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Parsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
@@ -63,6 +64,12 @@ class JobConfig:
     checkpoint_every: int = 1_000_000
     chunk_rows: int = 65_536
     sla_seconds: float = 7200.0
+    compression: str = "zstd"  # of the results' Parquet files (one of batch.COMPRESSIONS)
+
+    def __post_init__(self) -> None:
+        if self.compression not in COMPRESSIONS:
+            raise OutputError(f"compression {self.compression!r}: not one of "
+                              f"{', '.join(COMPRESSIONS)}")
 
 
 @dataclass
@@ -164,6 +171,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+# What a checkpoint written before a setting was recorded in it had: every part was
+# written with zstd then.
+_IDENTITY_BEFORE = {"compression": "zstd"}
+
+
 class Job:
     """One ``run`` invocation over an output directory (new, interrupted or complete)."""
 
@@ -176,7 +188,7 @@ class Job:
         self.identity = {
             "format": FORMAT, "ruleset_version": engine.ruleset_version,
             "input": str(config.input.resolve()), "input_files": fingerprint(config.input),
-            "checkpoint_every": config.checkpoint_every,
+            "checkpoint_every": config.checkpoint_every, "compression": config.compression,
         }
         self.state = State()
 
@@ -197,7 +209,8 @@ class Job:
             body = {k: v for k, v in saved.items() if k != "checksum"}
             if saved["checksum"] != _checksum(body):
                 raise ValueError("its checksum does not match its content")
-            identity = {k: saved[k] for k in self.identity}
+            recorded = {**_IDENTITY_BEFORE, **saved}
+            identity = {k: recorded[k] for k in self.identity}
             self.state = State(**saved["state"])
         except (ValueError, KeyError, TypeError) as exc:
             raise OutputMismatch(f"{path}: damaged checkpoint ({exc}); the run cannot "
@@ -360,7 +373,7 @@ class Job:
 
     def _part_writer(self, segment: int, slots: threading.Semaphore) -> PartWriter:
         return PartWriter(self.out / RESULTS / f"part-{segment:06d}.parquet",
-                          self.engine.layout, slots)
+                          self.engine.layout, slots, self.config.compression)
 
     def _commit_segment(self, segment: Segment) -> None:
         """After its part file: the segment's dead letters, then the new state."""

@@ -29,10 +29,12 @@ ROW_GROUP = 131_072
 class PartWriter:
     """One part file, appended to in order from one thread, written on another."""
 
-    def __init__(self, path: Path, layout: ResultLayout, slots: threading.Semaphore):
+    def __init__(self, path: Path, layout: ResultLayout, slots: threading.Semaphore,
+                 compression: str = "zstd"):
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
         self._layout = layout
+        self._compression = compression
         self._slots = slots
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="pyengine-writer")
         self._writer: pq.ParquetWriter | None = None
@@ -86,7 +88,7 @@ class PartWriter:
     def _file(self) -> pq.ParquetWriter:
         if self._writer is None:
             layout = self._layout
-            self._writer = pq.ParquetWriter(self.tmp, layout.schema, compression="zstd",
+            self._writer = pq.ParquetWriter(self.tmp, layout.schema, compression=self._compression,
                                             write_statistics=False,
                                             use_dictionary=layout.dictionary_columns,
                                             column_encoding=layout.column_encoding,

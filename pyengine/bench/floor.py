@@ -1,7 +1,7 @@
 """The least CPU any ``run`` of a Parquet file needs: its three unavoidable parts alone.
 
     python -m pyengine.bench.floor --rules DIR --input FILE --results OUT/results
-                                   [--workers N] [--java-rows 2000000]
+                                   [--workers N] [--java-rows 2000000] [--compression zstd]
 
 Each part is timed on its own, in this process, in CPU-seconds (user + system, all
 threads):
@@ -12,7 +12,8 @@ threads):
   (:func:`pyengine.bench.batch.java_loop_seconds`) on the first ``--java-rows`` rows,
   its wall time times its threads, scaled to the whole input;
 - *writing*: the results of a finished run (``--results``), read into memory first,
-  then written again by ``run``'s part writer, in chunks of ``run``'s size.
+  then written again by ``run``'s part writer, in chunks of ``run``'s size, with
+  ``--compression``.
 
 Their sum over the cores is the best throughput ``run`` could reach on this machine
 with nothing else to do: no conversion, no result building, no JIT, no checkpoints.
@@ -32,6 +33,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pyengine.batch import COMPRESSIONS
 from pyengine.batch.inputs import read_input
 from pyengine.batch.job import JobConfig, dictionary_fields
 from pyengine.batch.parts import PartWriter
@@ -65,7 +67,8 @@ def reading_seconds(engine: Engine, source: Path) -> tuple[float, int]:
     return timed(read), records
 
 
-def writing_seconds(engine: Engine, results: Path, out: Path) -> float:
+def writing_seconds(engine: Engine, results: Path, out: Path,
+                    compression: str = "zstd") -> float:
     """CPU-seconds of writing the part files in ``results`` again, as ``run`` writes them."""
     parts = sorted(results.glob("part-*.parquet"))
     if not parts:
@@ -76,7 +79,7 @@ def writing_seconds(engine: Engine, results: Path, out: Path) -> float:
     def write() -> None:
         for k, table in enumerate(tables):
             writer = PartWriter(out / f"part-{k:06d}.parquet", engine.layout,
-                                threading.Semaphore(4))
+                                threading.Semaphore(4), compression)
             for batch in table.to_batches(JobConfig.chunk_rows):
                 writer.add(pa.Table.from_batches([batch]))  # a chunk's results
             writer.close().result()
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--java-rows", type=int, default=2_000_000)
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="zstd")
     parser.add_argument("--scratch", type=Path, default=None,
                         help="where the results are written again (default: next to --results)")
     args = parser.parse_args(argv)
@@ -108,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     reading, records = reading_seconds(engine, args.input)
     java, rows = java_seconds(engine, args.input, args.java_rows, args.workers)
     java *= records / rows
-    writing = writing_seconds(engine, args.results, args.scratch or args.results.parent / "floor")
+    writing = writing_seconds(engine, args.results, args.scratch or args.results.parent / "floor",
+                              args.compression)
     total = reading + java + writing
     print(json.dumps({"records": records, "workers": args.workers,
                       "reading_cpu_seconds": round(reading, 3),

@@ -2,6 +2,7 @@
 
     python -m pyengine.bench.run [--rules examples/rules] [--records 10000000,1000000]
                                  [--runs 3] [--workers 2] [--data DIR] [--polars] [--floor]
+                                 [--compression zstd]
 
 Each size is generated once (with 0.1% bad records) into --data, then run --runs
 times as a separate ``python -m pyengine run`` process into a fresh output
@@ -11,7 +12,8 @@ resident set size. With ``--polars``, each size also runs the pyarrow + polars
 script (pyengine.bench.polars_script) over the same file, in the same session. With
 ``--floor``, each size also measures the least CPU any run of it needs
 (pyengine.bench.floor: reading, the Java loop and writing alone) and the throughput
-that allows on these cores.
+that allows on these cores. ``--compression`` is passed to ``run``, and the script and
+the floor write their results with the same codec.
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pyengine.batch import COMPRESSIONS
 
-def run_once(rules: Path, source: Path, out: Path, workers: int) -> tuple[float, int]:
+
+def run_once(rules: Path, source: Path, out: Path, workers: int,
+             compression: str = "zstd") -> tuple[float, int]:
     """(transactions per second, peak RSS in bytes) of one ``run`` process."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "pyengine", "run", "--rules", str(rules), "--input",
-               str(source), "--output", str(out), "--workers", str(workers), "--quiet", "--json"]
+               str(source), "--output", str(out), "--workers", str(workers),
+               "--compression", compression, "--quiet", "--json"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     report = proc.stdout.read()
@@ -42,21 +48,23 @@ def run_once(rules: Path, source: Path, out: Path, workers: int) -> tuple[float,
     return float(json.loads(report)["tps"]), usage.ru_maxrss * 1024
 
 
-def polars_once(rules: Path, source: Path, out: Path) -> float:
+def polars_once(rules: Path, source: Path, out: Path, compression: str = "zstd") -> float:
     """Transactions per second of one pyarrow + polars script process."""
     out.unlink(missing_ok=True)
     done = subprocess.run([sys.executable, "-m", "pyengine.bench.polars_script", str(rules),
-                           str(source), str(out)], check=True, capture_output=True, text=True)
+                           str(source), str(out), compression],
+                          check=True, capture_output=True, text=True)
     return float(json.loads(done.stdout)["tps"])
 
 
-def floor_once(rules: Path, source: Path, results: Path, workers: int) -> dict[str, float]:
+def floor_once(rules: Path, source: Path, results: Path, workers: int,
+               compression: str = "zstd") -> dict[str, float]:
     """The floor of ``source`` (pyengine.bench.floor), in a process of its own, with
     Arrow's allocator set as the ``pyengine`` command sets it."""
     env = {**os.environ, "MIMALLOC_ALLOW_THP": os.environ.get("MIMALLOC_ALLOW_THP", "0")}
     done = subprocess.run([sys.executable, "-m", "pyengine.bench.floor", "--rules", str(rules),
                            "--input", str(source), "--results", str(results),
-                           "--workers", str(workers)],
+                           "--workers", str(workers), "--compression", compression],
                           check=True, capture_output=True, text=True, env=env)
     floor: dict[str, float] = json.loads(done.stdout)
     return floor
@@ -74,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the pyarrow + polars script on each file")
     parser.add_argument("--floor", action="store_true",
                         help="also measure the least CPU a run of each file needs")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="zstd",
+                        help="codec of the results' files (run's --compression)")
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     peaks: dict[int, int] = {}
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "pyengine", "generate", "--count", str(n),
                             "--out", str(source), "--seed", "1", "--bad-fraction", "0.001"],
                            check=True, stdout=subprocess.DEVNULL)
-        runs = [run_once(args.rules, source, args.data / "out", args.workers)
+        runs = [run_once(args.rules, source, args.data / "out", args.workers, args.compression)
                 for _ in range(args.runs)]
         tps = statistics.median(r[0] for r in runs)
         peaks[n] = max(r[1] for r in runs)
@@ -93,14 +103,15 @@ def main(argv: list[str] | None = None) -> int:
               f"(runs: {', '.join(f'{r[0]:,.0f}' for r in runs)}), "
               f"peak memory {peaks[n] / 2**20:,.0f} MiB")
         if args.polars:
-            script = [polars_once(args.rules, source, args.data / "polars.parquet")
-                      for _ in range(args.runs)]
+            script = [polars_once(args.rules, source, args.data / "polars.parquet",
+                                  args.compression) for _ in range(args.runs)]
             median = statistics.median(script)
             print(f"{'':>12}  pyarrow + polars script: {median:12,.0f} transactions/s "
                   f"(runs: {', '.join(f'{r:,.0f}' for r in script)}); run / script "
                   f"{tps / median:.2f}x")
         if args.floor:
-            f = floor_once(args.rules, source, args.data / "out" / "results", args.workers)
+            f = floor_once(args.rules, source, args.data / "out" / "results", args.workers,
+                           args.compression)
             print(f"{'':>12}  floor: reading {f['reading_cpu_seconds']:.2f}, Java loop "
                   f"{f['java_loop_cpu_seconds']:.2f}, writing {f['writing_cpu_seconds']:.2f} "
                   f"CPU-s; at best {f['best_tps']:12,.0f} transactions/s on "
