@@ -1,10 +1,11 @@
 """Part files written while their segment is still being evaluated.
 
 A segment's results go to ``results/part-N.parquet.tmp`` chunk by chunk, on the
-segment's own writer thread, in row groups of a fixed size (so the file depends
-on the input and the rules only, not on chunk sizes or worker counts). Memory
-stays bounded: at most ``slots`` chunk tables wait for a writer, whatever the
-size of a segment. ``close`` flushes, fsyncs and renames the file into place.
+segment's own writer thread, in row groups of a fixed size, each written from one
+array a column: pages end where the rows are, not where chunks ended, and the file
+does not depend on worker counts (nor on chunk sizes, but for the dictionaries of
+string outputs: docs/batch.md). Memory stays bounded: at most ``slots`` chunk tables
+wait for a writer, whatever the size of a segment. ``close`` flushes, fsyncs and renames the file into place.
 """
 
 from __future__ import annotations
