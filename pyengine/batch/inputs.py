@@ -90,7 +90,12 @@ def _parquet(file: Path, batch_rows: int, start: int,
     # pre_buffer would keep every column chunk read so far until the file is done:
     # memory would grow with the input instead of staying bounded.
     parquet = pq.ParquetFile(file, read_dictionary=strings, pre_buffer=False)
-    for batch in parquet.iter_batches(batch_size=batch_rows):
+    # Decoded in the reading thread, one column after another, not by Arrow's pool: the
+    # workers and the part writer keep the cores busy already, and the pool's bursts of
+    # one thread a core made a 10M-record run 3-4% slower and 20-40 MiB larger on two
+    # cores. One thread decodes about 8M records/s, twice what one part writer thread
+    # encodes (docs/benchmarks.md), so more cores would not make it the limit.
+    for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=False):
         yield Parsed(start, batch, file.name)
         start += batch.num_rows
 

@@ -5,7 +5,8 @@ segment's own writer thread, in row groups of a fixed size, each written from on
 array a column: pages end where the rows are, not where chunks ended, and the file
 does not depend on worker counts (nor on chunk sizes, but for the dictionaries of
 string outputs: docs/batch.md). Memory stays bounded: at most ``slots`` chunk tables
-wait for a writer, whatever the size of a segment. ``close`` flushes, fsyncs and renames the file into place.
+wait for a writer, whatever the size of a segment. ``close`` flushes, fsyncs and
+renames the file into place.
 """
 
 from __future__ import annotations
