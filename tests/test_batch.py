@@ -441,6 +441,22 @@ def test_results_independent_of_chunks_when_pages_fill_up(tmp_path: Path, engine
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl", ".csv"])
+def test_client_ids_are_dictionary_encoded(tmp_path: Path, engine: Engine, suffix: str) -> None:
+    # Parquet's dictionary is passed on as read; text inputs' ids get one made. With
+    # dead letters among them, the ids are cut to the results' rows.
+    from pyengine.batch.generate import transactions
+
+    source = tmp_path / f"in{suffix}"
+    write_transactions(source, 3000, seed=6, bad_fraction=0.05)
+    assert run_job(engine, JobConfig(source, tmp_path / "out", 2, 3000, 700))["dead_letters"]
+    results = read_results(tmp_path / "out")
+    assert results.schema.field("client_id").type == pa.dictionary(pa.int32(), pa.string())
+    clients = transactions(3000, seed=6).column("client_id").to_pylist()
+    assert results.column("client_id").to_pylist() == [
+        clients[p] for p in results.column("position").to_pylist()]
+
+
 def test_parts_dictionary_encode_repetitive_columns_and_list_values(
         tmp_path: Path, engine: Engine) -> None:
     source = tmp_path / "in.parquet"

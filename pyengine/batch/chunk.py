@@ -64,7 +64,7 @@ class ResultLayout:
         fields = [
             pa.field("position", pa.int64(), nullable=False),
             pa.field("id", pa.string(), nullable=False),
-            pa.field("client_id", pa.string(), nullable=False),
+            pa.field("client_id", dict_string, nullable=False),
             pa.field("ruleset", dict_string, nullable=False),
             pa.field("decision", dict_string, nullable=False),
             pa.field("fired", pa.list_(pa.field("element", dict_string, nullable=False)),
@@ -79,7 +79,6 @@ class ResultLayout:
         # Parquet dictionary-encodes these; unique values (ids, positions) would only
         # fill a dictionary page to throw it away.
         self.dictionary_columns = [path for f in fields if (path := _repetitive(f.name, f.type))]
-        self.dictionary_columns.append("client_id")
         # Positions count up by one: delta-encoded, a row group of them is a few hundred
         # bytes, written four times faster than plain int64s.
         self.column_encoding = {"position": "DELTA_BINARY_PACKED"}
@@ -189,6 +188,17 @@ def _string_column(columns: Columns, name: str, kept: np.ndarray | None) -> pa.A
     return col.dictionary.take(pa.array(col.values if kept is None else col.values[kept]))
 
 
+def _dictionary_column(columns: Columns, name: str, kept: np.ndarray | None) -> pa.Array:
+    """A string column as a dictionary array: the codes it was read with, into the
+    dictionary it was read with (Parquet's), or a dictionary made for a column read
+    plain. Decoding it cost 0.7 ms a chunk, and Parquet then hashed every value again to
+    write its own dictionary."""
+    col = columns.columns[name]
+    if col.plain:
+        return _string_column(columns, name, kept).dictionary_encode()
+    return _coded(col.values if kept is None else col.values[kept], col.dictionary)
+
+
 def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Columns,
                    result: ChunkResult, kept: np.ndarray | None) -> pa.Table:
     """The result rows; ``kept``: which input rows have one (a mask), None when all."""
@@ -198,7 +208,7 @@ def _results_table(compiled: CompiledRules, layout: ResultLayout, columns: Colum
     arrays: list[pa.Array] = [
         pa.array(result.position[:m]),  # Java wrote them
         _string_column(columns, "id", kept),
-        _string_column(columns, "client_id", kept),
+        _dictionary_column(columns, "client_id", kept),
         _coded(ruleset, layout.rulesets),
         _coded(result.decision[:m], layout.actions),
         _list(result.fired_offsets[: m + 1],
