@@ -442,9 +442,10 @@ def test_results_independent_of_chunks_when_pages_fill_up(tmp_path: Path, engine
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl", ".csv"])
-def test_client_ids_are_dictionary_encoded(tmp_path: Path, engine: Engine, suffix: str) -> None:
-    # Parquet's dictionary is passed on as read; text inputs' ids get one made. With
-    # dead letters among them, the ids are cut to the results' rows.
+def test_part_files_hold_client_ids_dictionary_encoded(tmp_path: Path, engine: Engine,
+                                                      suffix: str) -> None:
+    # Parquet's dictionary is passed on as read; text inputs' ids get one made by the
+    # part writer. With dead letters among them, the ids are cut to the results' rows.
     from pyengine.batch.generate import transactions
 
     source = tmp_path / f"in{suffix}"
@@ -455,6 +456,19 @@ def test_client_ids_are_dictionary_encoded(tmp_path: Path, engine: Engine, suffi
     clients = transactions(3000, seed=6).column("client_id").to_pylist()
     assert results.column("client_id").to_pylist() == [
         clients[p] for p in results.column("position").to_pylist()]
+
+
+def test_evaluate_batch_keeps_the_client_ids_encoding(engine: Engine) -> None:
+    from pyengine.batch.generate import transactions
+
+    table = transactions(2000, seed=4)
+    plain = engine.evaluate_batch(table).results
+    coded = engine.evaluate_batch(table.set_column(
+        1, "client_id", table.column("client_id").dictionary_encode())).results
+    assert plain.schema.field("client_id").type == pa.string()
+    assert coded.schema.field("client_id").type == pa.dictionary(pa.int32(), pa.string())
+    assert coded.column("client_id").to_pylist() == plain.column("client_id").to_pylist()
+    assert coded.drop_columns("client_id").equals(plain.drop_columns("client_id"))
 
 
 def test_parts_dictionary_encode_repetitive_columns_and_list_values(

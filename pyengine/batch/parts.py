@@ -68,6 +68,8 @@ class PartWriter:
     def _append(self, table: pa.Table) -> None:
         try:
             if self._error is None:
+                if table.schema != self._layout.schema:  # plain client ids (batch/chunk)
+                    table = table.cast(self._layout.schema)
                 self._buffer.append(table)
                 self._buffered += table.num_rows
                 while self._buffered >= ROW_GROUP:
