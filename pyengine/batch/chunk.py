@@ -187,8 +187,8 @@ def _convert_and_bind(compiled: CompiledRules, batch: Batch,
 def _string_column(columns: Columns, name: str, kept: np.ndarray | None) -> pa.Array:
     col = columns.columns[name]
     if col.plain:
-        # A filter copies the runs of kept strings whole; a take copied them one by one,
-        # 4x slower (a chunk's ids: 1.2 ms in place).
+        # A filter copies the runs of kept strings whole, a take one string at a time:
+        # 73 against 242 us for 65,536 ids in a loop.
         return col.dictionary if kept is None else col.dictionary.filter(pa.array(kept))
     return col.dictionary.take(pa.array(col.values if kept is None else col.values[kept]))
 

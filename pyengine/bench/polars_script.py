@@ -6,9 +6,9 @@ Reads the Parquet file with pyarrow, evaluates the rules translated to polars
 (pyengine.peers.to_polars) and writes the result columns ``run`` writes (id,
 client_id, ruleset, decision, fired and the outputs; a failed row has no decision)
 to one Parquet file with CODEC (default zstd), as ``run --compression CODEC`` writes
-its part files. Prints a JSON line with the
-records and the transactions per second over the whole script after start-up, so
-``python -m pyengine.bench.run --polars`` can set it beside ``run``'s figure.
+its part files. Prints a JSON line with the records and the transactions per second
+over the whole script after start-up, so ``python -m pyengine.bench.run --polars`` can
+set it beside ``run``'s figure.
 """
 
 from __future__ import annotations
