@@ -240,9 +240,9 @@ def _counts(text: str) -> list[int]:
 
 
 def _compression_option(parser: argparse.ArgumentParser) -> None:
-    from pyengine.batch import COMPRESSIONS
+    from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION
 
-    parser.add_argument("--compression", choices=COMPRESSIONS, default="zstd",
+    parser.add_argument("--compression", choices=COMPRESSIONS, default=DEFAULT_COMPRESSION,
                         help="codec of the results' Parquet files (default zstd, the "
                         "smallest; snappy writes faster, files twice the size)")
 

@@ -11,3 +11,4 @@ synthetic transactions.
 # the smallest files; the others write them faster (docs/batch.md, "Compression").
 # Here, not in ``parts``, so that the command line offers them without importing Arrow.
 COMPRESSIONS = ("zstd", "snappy", "lz4", "none")
+DEFAULT_COMPRESSION = COMPRESSIONS[0]

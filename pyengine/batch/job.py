@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pyengine.batch import COMPRESSIONS
+from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION
 from pyengine.batch.chunk import Batch, ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Parsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
@@ -64,7 +64,7 @@ class JobConfig:
     checkpoint_every: int = 1_000_000
     chunk_rows: int = 65_536
     sla_seconds: float = 7200.0
-    compression: str = "zstd"  # of the results' Parquet files (one of batch.COMPRESSIONS)
+    compression: str = DEFAULT_COMPRESSION  # of the results' Parquet files (COMPRESSIONS)
 
     def __post_init__(self) -> None:
         if self.compression not in COMPRESSIONS:

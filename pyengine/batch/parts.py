@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pyengine.batch import DEFAULT_COMPRESSION
 from pyengine.batch.chunk import ChunkOutput, ResultLayout
 from pyengine.spec.program import ACTIONS
 
@@ -32,7 +33,7 @@ class PartWriter:
     """One part file, appended to in order from one thread, written on another."""
 
     def __init__(self, path: Path, layout: ResultLayout, slots: threading.Semaphore,
-                 compression: str = "zstd"):
+                 compression: str = DEFAULT_COMPRESSION):
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
         self._layout = layout

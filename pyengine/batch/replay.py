@@ -45,7 +45,7 @@ def prepare_replay(out: Path, out2: Path) -> Path:
 
 
 def replay_config(out: Path, out2: Path, workers: int, sla: float,
-                  compression: str = "zstd") -> JobConfig:
+                  compression: str) -> JobConfig:
     """The job that re-evaluates OUT's dead letters into OUT2."""
     return JobConfig(prepare_replay(out, out2), out2, workers, checkpoint_every=1_000_000,
                      sla_seconds=sla, compression=compression)

@@ -33,7 +33,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pyengine.batch import COMPRESSIONS
+from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION
 from pyengine.batch.inputs import read_input
 from pyengine.batch.job import JobConfig, dictionary_fields
 from pyengine.batch.parts import PartWriter
@@ -67,8 +67,7 @@ def reading_seconds(engine: Engine, source: Path) -> tuple[float, int]:
     return timed(read), records
 
 
-def writing_seconds(engine: Engine, results: Path, out: Path,
-                    compression: str = "zstd") -> float:
+def writing_seconds(engine: Engine, results: Path, out: Path, compression: str) -> float:
     """CPU-seconds of writing the part files in ``results`` again, as ``run`` writes them."""
     parts = sorted(results.glob("part-*.parquet"))
     if not parts:
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--java-rows", type=int, default=2_000_000)
-    parser.add_argument("--compression", choices=COMPRESSIONS, default="zstd")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default=DEFAULT_COMPRESSION)
     parser.add_argument("--scratch", type=Path, default=None,
                         help="where the results are written again (default: next to --results)")
     args = parser.parse_args(argv)

@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from pyengine.batch import DEFAULT_COMPRESSION
 from pyengine.peers.to_polars import translate
 from pyengine.pipeline import load_program
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     """Read, evaluate, write; print ``{"records": N, "tps": T}``."""
     args = argv or sys.argv[1:]
     rules, source, target = (Path(a) for a in args[:3])
-    codec = args[3] if len(args) > 3 else "zstd"
+    codec = args[3] if len(args) > 3 else DEFAULT_COMPRESSION
     if codec == "none":  # run's name for it; polars calls it so
         codec = "uncompressed"
     translated = translate(load_program(rules))

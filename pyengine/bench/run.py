@@ -28,11 +28,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pyengine.batch import COMPRESSIONS
+from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION
 
 
 def run_once(rules: Path, source: Path, out: Path, workers: int,
-             compression: str = "zstd") -> tuple[float, int]:
+             compression: str) -> tuple[float, int]:
     """(transactions per second, peak RSS in bytes) of one ``run`` process."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "pyengine", "run", "--rules", str(rules), "--input",
@@ -48,7 +48,7 @@ def run_once(rules: Path, source: Path, out: Path, workers: int,
     return float(json.loads(report)["tps"]), usage.ru_maxrss * 1024
 
 
-def polars_once(rules: Path, source: Path, out: Path, compression: str = "zstd") -> float:
+def polars_once(rules: Path, source: Path, out: Path, compression: str) -> float:
     """Transactions per second of one pyarrow + polars script process."""
     out.unlink(missing_ok=True)
     done = subprocess.run([sys.executable, "-m", "pyengine.bench.polars_script", str(rules),
@@ -58,7 +58,7 @@ def polars_once(rules: Path, source: Path, out: Path, compression: str = "zstd")
 
 
 def floor_once(rules: Path, source: Path, results: Path, workers: int,
-               compression: str = "zstd") -> dict[str, float]:
+               compression: str) -> dict[str, float]:
     """The floor of ``source`` (pyengine.bench.floor), in a process of its own, with
     Arrow's allocator set as the ``pyengine`` command sets it."""
     env = {**os.environ, "MIMALLOC_ALLOW_THP": os.environ.get("MIMALLOC_ALLOW_THP", "0")}
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the pyarrow + polars script on each file")
     parser.add_argument("--floor", action="store_true",
                         help="also measure the least CPU a run of each file needs")
-    parser.add_argument("--compression", choices=COMPRESSIONS, default="zstd",
+    parser.add_argument("--compression", choices=COMPRESSIONS, default=DEFAULT_COMPRESSION,
                         help="codec of the results' files (run's --compression)")
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
