@@ -428,8 +428,8 @@ def test_results_independent_of_workers_and_chunks(tmp_path: Path, engine: Engin
 
 
 def test_results_independent_of_chunks_when_pages_fill_up(tmp_path: Path, engine: Engine) -> None:
-    # Long ids fill Parquet pages by size: where a page ends must not depend on where
-    # chunks ended.
+    # Long ids would fill pages of Arrow's default size (1 MiB) before PAGE_ROWS rows
+    # (batch/parts.py): where a page ends must not depend on where chunks ended.
     from pyengine.batch.generate import transactions
 
     table = transactions(30_000, seed=4)

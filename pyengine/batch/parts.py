@@ -1,8 +1,8 @@
 """Part files written while their segment is still being evaluated.
 
 A segment's results go to ``results/part-N.parquet.tmp`` chunk by chunk, on the
-segment's own writer thread, in row groups of a fixed size, each written from one
-array a column: pages end where the rows are, not where chunks ended, and the file
+segment's own writer thread, in row groups of a fixed size cut into pages of a fixed
+number of rows: pages end where the rows are, not where chunks ended, and the file
 does not depend on worker counts (nor on chunk sizes, but for the dictionaries of
 string outputs: docs/batch.md). Memory stays bounded: at most ``slots`` chunk tables
 wait for a writer, whatever the size of a segment. ``close`` flushes, fsyncs and
@@ -27,6 +27,11 @@ from pyengine.batch.chunk import ChunkOutput, ResultLayout
 from pyengine.spec.program import ACTIONS
 
 ROW_GROUP = 131_072
+# Pages are cut by rows alone (Arrow's default count), not by size: Arrow checks a
+# page's size between batches of rows, whose ends move with those of the chunk tables
+# written into the page, so a size limit would cut pages where chunks ended.
+PAGE_ROWS = 20_000
+PAGE_BYTES = 1 << 30  # a page cut by size must have values of 50 KB on average
 
 
 class PartWriter:
@@ -81,10 +86,11 @@ class PartWriter:
             self._slots.release()
 
     def _flush(self, rows: int) -> None:
-        # One chunk a column, so that pages are cut where the rows are, not where chunks
-        # ended; dictionaries unified first, which is cheaper than concatenating
-        # arrays with different ones.
-        table = pa.concat_tables(self._buffer).unify_dictionaries().combine_chunks()
+        # The chunk tables are written as they are, not first copied into one array a
+        # column (13% of the writer's time): pages are cut by rows (PAGE_ROWS). Their
+        # dictionaries are unified, or Arrow would decode every chunk whose dictionary
+        # differs from the first one's and encode its values again.
+        table = pa.concat_tables(self._buffer).unify_dictionaries()
         self._file().write_table(table.slice(0, rows), row_group_size=max(rows, 1))
         rest = table.slice(rows)
         self._buffer = [rest] if rest.num_rows else []
@@ -95,6 +101,8 @@ class PartWriter:
             layout = self._layout
             self._writer = pq.ParquetWriter(self.tmp, layout.schema, compression=self._compression,
                                             write_statistics=False,
+                                            data_page_size=PAGE_BYTES,
+                                            max_rows_per_page=PAGE_ROWS,
                                             use_dictionary=layout.dictionary_columns,
                                             column_encoding=layout.column_encoding,
                                             use_compliant_nested_type=True)
