@@ -31,7 +31,7 @@ ROW_GROUP = 131_072
 # page's size between batches of rows, whose ends move with those of the chunk tables
 # written into the page, so a size limit would cut pages where chunks ended.
 PAGE_ROWS = 20_000
-PAGE_BYTES = 1 << 30  # a page cut by size must have values of 50 KB on average
+PAGE_BYTES = 1 << 30  # reached first only by values of 50 KB or more on average
 
 
 class PartWriter:
