@@ -21,7 +21,11 @@ from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
 from pyengine.kafka.url import is_kafka
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from pyengine.engine import Engine
+
+    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -40,7 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pyengine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_build_rules, _add_test_rules, _add_run, _add_dlq, _add_explain,
+                _add_generate, _add_bench, _add_schema):
+        add(sub)
+    return parser
 
+
+def _add_build_rules(sub: Subcommands) -> None:
+    """``build-rules RULES_DIR --out DIR``."""
     p = sub.add_parser("build-rules", help="validate, generate Java and compile rules.jar",
                        description="Validate RULES_DIR, generate Java and compile it into "
                        "OUT/rules.jar with OUT/manifest.json. Unchanged rules do no work.")
@@ -50,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="how to compile the generated Java (default: gradle)")
     p.set_defaults(func=cmd_build_rules)
 
+
+def _add_test_rules(sub: Subcommands) -> None:
+    """``test-rules RULES_DIR``."""
     p = sub.add_parser("test-rules", help="run the tests: cases of every rule set",
                        description="Build RULES_DIR (cached) and run every tests: case on the "
                        "compiled rules and on the reference evaluator.")
@@ -58,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list every case")
     p.set_defaults(func=cmd_test_rules)
 
+
+def _add_run(sub: Subcommands) -> None:
+    """``run``: a batch over files, or one member of a Kafka consumer group."""
     p = sub.add_parser("run", help="run a batch of transactions through the rules",
                        description="Evaluate every transaction of --input; write results/, "
                        "dlq.jsonl and report.json to --output. Rerun the same command to "
@@ -70,17 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    "or kafka://HOST:PORT/TOPIC")
     p.add_argument("--output", required=True, metavar="OUT",
                    help="a directory; or kafka://HOST:PORT/TOPIC for results")
-    kafka = p.add_argument_group("Kafka mode")
-    kafka.add_argument("--group", metavar="GROUP", help="the consumer group (required)")
-    kafka.add_argument("--dlq", metavar="kafka://HOST:PORT/TOPIC",
-                       help="the dead-letter topic (required)")
-    kafka.add_argument("--stop-when-idle", type=_duration, default=None, metavar="DURATION",
-                       help="end once no message has arrived for this long (default: never)")
-    kafka.add_argument("--member", metavar="NAME", default=None,
-                       help="a name unique in the group and stable across restarts; a "
-                       "restarted member fences its previous run (default: host-pid)")
-    kafka.add_argument("--batch-size", type=_positive, default=20_000, metavar="N",
-                       help="messages per poll and per transaction (default 20000)")
+    _add_kafka_options(p.add_argument_group("Kafka mode"))
     p.add_argument("--workers", type=_positive, default=None,
                    help="worker threads (default: the number of cores)")
     p.add_argument("--checkpoint-every", type=_positive, default=1_000_000, metavar="N",
@@ -96,6 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print report.json instead of a summary")
     p.set_defaults(func=cmd_run)
 
+
+def _add_kafka_options(kafka: argparse._ArgumentGroup) -> None:
+    """The options of ``run`` that only a Kafka member takes."""
+    kafka.add_argument("--group", metavar="GROUP", help="the consumer group (required)")
+    kafka.add_argument("--dlq", metavar="kafka://HOST:PORT/TOPIC",
+                       help="the dead-letter topic (required)")
+    kafka.add_argument("--stop-when-idle", type=_duration, default=None, metavar="DURATION",
+                       help="end once no message has arrived for this long (default: never)")
+    kafka.add_argument("--member", metavar="NAME", default=None,
+                       help="a name unique in the group and stable across restarts; a "
+                       "restarted member fences its previous run (default: host-pid)")
+    kafka.add_argument("--batch-size", type=_positive, default=20_000, metavar="N",
+                       help="messages per poll and per transaction (default 20000)")
+
+
+def _add_dlq(sub: Subcommands) -> None:
+    """``dlq replay OUT``."""
     p = sub.add_parser("dlq", help="work with a run's dead-letter queue",
                        description="Work with the dead-letter queue of a run.")
     dlq_sub = p.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
@@ -113,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dlq_replay, strict_sla=False)
 
+
+def _add_explain(sub: Subcommands) -> None:
+    """``explain --rules DIR --txn JSON``."""
     p = sub.add_parser("explain", help="explain the decision for one transaction",
                        description="Evaluate one transaction and show every table and rule, "
                        "fired or not, the outputs and the conditions of fired rules.")
@@ -121,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
     p.set_defaults(func=cmd_explain)
 
+
+def _add_generate(sub: Subcommands) -> None:
+    """``generate --count N --out FILE``."""
     p = sub.add_parser("generate", help="write synthetic transactions",
                        description="Write synthetic transactions for the example schema, "
                        "the same for the same seed.")
@@ -135,9 +165,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of bad records, of every kind (default 0)")
     p.set_defaults(func=cmd_generate)
 
+
+def _add_bench(sub: Subcommands) -> None:
+    """``bench scaling|jmh|compare``."""
     p = sub.add_parser("bench", help="benchmarks on real compiled rules",
                        description="Benchmarks on real compiled rules (see docs/benchmarks.md).")
     bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    for add in (_add_bench_scaling, _add_bench_jmh, _add_bench_compare):
+        add(bench_sub)
+
+
+def _add_bench_scaling(bench_sub: Subcommands) -> None:
+    """``bench scaling``."""
     p = _bench_parser(bench_sub, "scaling", cmd_bench_scaling,
                       help="throughput against worker threads",
                       description="The scaling matrix: evaluate_batch on an in-memory table "
@@ -146,6 +185,9 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="1,2,4,...", help="worker counts (default 1,2,4,8,16,24,32)")
     p.add_argument("--runs", type=_positive, default=3, help="runs per count (median)")
 
+
+def _add_bench_jmh(bench_sub: Subcommands) -> None:
+    """``bench jmh``."""
     p = _bench_parser(bench_sub, "jmh", cmd_bench_jmh, help="the compiled rules alone, under JMH",
                       description="The pure-Java baseline: JMH (through Gradle) times the "
                       "compiled rules over the transactions bench compare uses, once per "
@@ -158,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="more JMH options, e.g. '-prof gc' (default: the benchmark's own "
                    "forks, warm-up and iterations)")
 
+
+def _add_bench_compare(bench_sub: Subcommands) -> None:
+    """``bench compare``."""
     p = _bench_parser(bench_sub, "compare", cmd_bench_compare,
                       help="pyengine beside polars, ZEN, Java and Python",
                       description="One run, the same transactions and rules: evaluate_batch, "
@@ -173,10 +218,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jmh", type=Path, default=None, metavar="FILE",
                    help="a JMH JSON result to use for the Java loop (see docs/benchmarks.md)")
 
+
+def _add_schema(sub: Subcommands) -> None:
+    """``schema``."""
     p = sub.add_parser("schema", help="print the JSON Schema of a rule set file",
                        description="Print the JSON Schema of rule set files, for editors.")
     p.set_defaults(func=cmd_schema)
-    return parser
 
 
 def cmd_build_rules(args: argparse.Namespace) -> int:
@@ -393,7 +440,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_parser(bench_sub: Any, name: str, func: Any,
+def _bench_parser(bench_sub: Subcommands, name: str, func: Command,
                   **kwargs: Any) -> argparse.ArgumentParser:
     """A ``bench`` subcommand with the options every benchmark takes."""
     p: argparse.ArgumentParser = bench_sub.add_parser(name, **kwargs)
