@@ -8,7 +8,7 @@ from pyengine.errors import Pos
 from pyengine.lang import ast
 from pyengine.lang.checker import Scope, Slot, check
 from pyengine.lang.lexer import LangError, tokenize
-from pyengine.lang.parser import parse_cell, parse_expression
+from pyengine.lang.parser import MAX_HEIGHT, parse_cell, parse_expression
 from pyengine.lang.types import BOOL, FLOAT, INT, STRING, TIMESTAMP, Type, decimal
 
 
@@ -114,6 +114,75 @@ def test_nesting_is_bounded() -> None:
         parse_expression("(" * 500 + "1" + ")" * 500, locate)
     with pytest.raises(LangError, match="nested deeper"):
         parse_expression("!" * 500 + "true", locate)
+
+
+def height(node: ast.Node) -> int:
+    return 1 + max((height(c) for c in node.iter_children()), default=0)
+
+
+def test_chains_of_and_or_are_balanced() -> None:
+    # && and || are associative and still evaluated left to right; balanced, a list of
+    # alternatives nests log2(n) deep, not n (20,000 terms used to end in RecursionError).
+    assert sexpr(parse_expression("vip && vip && vip", locate)) == "(&& (&& vip vip) vip)"
+    text = "a || b || c || d"
+    node = parse_expression(text, locate)
+    assert sexpr(node) == "(|| (|| a b) (|| c d))"
+    assert node.pos.col == text.index("|| c") + 1  # each operator keeps its position
+    many = parse_expression(" || ".join(f"mcc == {k}" for k in range(2_000)), locate)
+    assert height(many) == 13  # 11 levels of || (2^11 > 2,000), then ==, then the leaves
+    cell = parse_cell(", ".join(map(str, range(2_000))), 0, locate)
+    assert height(cell) == 13
+
+
+def test_expressions_are_bounded_in_size() -> None:
+    # javac refuses a method of more than 64 KB of bytecode and crashed on 20,000
+    # alternatives; an 'in' list's constants do not count (Java reads them from text).
+    text = " || ".join(f"mcc == {k}" for k in range(2_501))  # 10,003 nodes
+    with pytest.raises(LangError, match="more than 10,000 operators and operands") as info:
+        parse_expression(text, locate)
+    assert info.value.diagnostic.pos.col == 1  # where the expression starts
+    assert parse_expression(f"mcc in [{', '.join(map(str, range(20_000)))}]", locate)
+    with pytest.raises(LangError, match="more than 10,000"):
+        parse_expression(f"mcc in [{', '.join(['mcc'] * 10_000)}]", locate)
+
+
+def test_other_chains_are_bounded_where_they_get_too_tall() -> None:
+    terms = ["mcc", *map(str, range(1, 20_000))]
+    assert parse_expression(" + ".join(terms[:MAX_HEIGHT - 1]) + " > 0", locate)
+    text = " + ".join(terms) + " > 0"
+    with pytest.raises(LangError, match=f"nested deeper than {MAX_HEIGHT} levels") as info:
+        parse_expression(text, locate)
+    # The caret is on the operator that made the tree one level too tall: the tree of
+    # terms 0..k is k + 1 tall, so the one that joins term MAX_HEIGHT.
+    col = info.value.diagnostic.pos.col
+    assert text[col - 1] == "+"
+    assert text[:col - 1].rstrip().endswith(f" {MAX_HEIGHT - 1}")
+
+
+@pytest.mark.parametrize("text", [
+    "currency" + ".lowerAscii()" * 500 + " == 'x'",
+    "-" + "(mcc * " * 60 + "1" + ")" * 60 + " - 1" * 60,
+    "vip ? 1 : " * 300 + "0",
+])
+def test_every_kind_of_chain_is_bounded(text: str) -> None:
+    with pytest.raises(LangError, match="nested deeper than"):
+        parse_expression(text, locate)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("x" * 65_535, True), ("x" * 65_536, False),
+    ("\u00e9" * 32_767, True), ("\u00e9" * 32_768, False),  # 2 bytes each
+    ("\u20ac" * 21_845, True), ("\u20ac" * 21_846, False),  # 3
+    ("\U0001F600" * 10_922, True), ("\U0001F600" * 10_923, False),  # 6: a surrogate pair
+])
+def test_string_literals_are_bounded_as_java_constants(value: str, ok: bool) -> None:
+    text = f'note == "{value}"'
+    if ok:
+        assert parse_expression(text, locate)
+        return
+    with pytest.raises(LangError, match="string literal of more than 65,535 bytes") as info:
+        parse_expression(text, locate)
+    assert info.value.diagnostic.pos.col == 9
 
 
 @pytest.mark.parametrize(("cell", "tree"), [

@@ -114,6 +114,16 @@ def _number(text: str, start: int, locate: Locator) -> Token:
     return Token("INT", lexeme, start, int(lexeme))
 
 
+# A Java string constant holds at most 65,535 bytes of its modified UTF-8: a character
+# takes 1 to 3 bytes, one outside the BMP 6 (a surrogate pair), and NUL 2.
+JAVA_CONSTANT_BYTES = 65_535
+
+
+def _java_bytes(value: str) -> int:
+    return sum(1 if 0 < ord(c) < 0x80 else 2 if ord(c) < 0x800 else 3 if ord(c) < 0x10000
+               else 6 for c in value)
+
+
 def _string(text: str, start: int, locate: Locator) -> Token:
     quote = text[start]
     out: list[str] = []
@@ -123,7 +133,12 @@ def _string(text: str, start: int, locate: Locator) -> Token:
             raise LangError(locate(start), "unterminated string literal")
         c = text[i]
         if c == quote:
-            return Token("STRING", text[start : i + 1], start, "".join(out))
+            value = "".join(out)
+            if len(value) > JAVA_CONSTANT_BYTES // 6 and _java_bytes(value) > JAVA_CONSTANT_BYTES:
+                raise LangError(locate(start), f"string literal of more than "
+                                f"{JAVA_CONSTANT_BYTES:,} bytes of UTF-8: longer than a Java "
+                                "constant may be")
+            return Token("STRING", text[start : i + 1], start, value)
         if c != "\\":
             out.append(c)
             i += 1

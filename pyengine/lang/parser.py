@@ -11,11 +11,22 @@ special for tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyengine.errors import Pos
 from pyengine.lang import ast
 from pyengine.lang.lexer import LangError, Locator, Token, tokenize
 
 MAX_DEPTH = 64  # deeper nesting is almost surely generated garbage; it also bounds recursion
+# Chains nest too: ``a + b + c`` is ``(a + b) + c``, a level per operator, without the
+# parser recursing. Every later pass (checker, code generators, evaluators, javac) walks
+# the tree recursively, so its height is bounded as well: Python's passes failed from
+# about 350 levels, javac on a chain of int additions from about 150. Chains of && and
+# || are built balanced (_balanced), so long lists of alternatives stay shallow.
+MAX_HEIGHT = 100
+# javac refuses a method of more than 64 KB of bytecode ("code too large"), a rule's
+# condition of 5,000 alternatives (15,000 nodes), and crashes on 20,000 of them.
+MAX_NODES = 10_000
 
 _RELATIONS = ("==", "!=", "<", "<=", ">", ">=", "in")
 
@@ -68,6 +79,7 @@ class Parser:
             raise LangError(self.pos(), "empty expression")
         node = self.expr()
         self.done()
+        _check_size(node)
         return node
 
     def expr(self) -> ast.Node:
@@ -90,10 +102,12 @@ class Parser:
 
     def logical(self, op: str) -> ast.Node:
         sub = self.relation if op == "&&" else lambda: self.logical("&&")
-        left = sub()
+        terms = [sub()]
+        ops: list[Pos] = []
         while tok := self.accept(op):
-            left = ast.Binary(self.pos(tok), op=op, left=left, right=sub())
-        return left
+            ops.append(self.pos(tok))
+            terms.append(sub())
+        return _balanced(op, terms, ops)
 
     def relation(self) -> ast.Node:
         left = self.additive()
@@ -202,13 +216,16 @@ class Parser:
             raise LangError(self.pos(), "empty cell (write '-' to match anything)")
         node = self.test_list(index)
         self.done()
+        _check_size(node)
         return node
 
     def test_list(self, index: int) -> ast.Node:
-        node = self.test(index)
+        tests = [self.test(index)]
+        commas: list[Pos] = []
         while tok := self.accept(","):
-            node = ast.Binary(self.pos(tok), op="||", left=node, right=self.test(index))
-        return node
+            commas.append(self.pos(tok))
+            tests.append(self.test(index))
+        return _balanced("||", tests, commas)
 
     def test(self, index: int) -> ast.Node:
         tok = self.tok
@@ -245,6 +262,56 @@ class Parser:
         hi = ast.Binary(self.pos(close), op="<=" if close.kind == "]" else "<",
                         left=ast.InputRef(pos, index=index), right=high)
         return ast.Binary(pos, op="&&", left=lo, right=hi)
+
+
+def _balanced(op: str, terms: list[ast.Node], ops: list[Pos]) -> ast.Node:
+    """``terms`` joined by ``op`` (&& or ||; ``ops[k]`` is where the operator before
+    ``terms[k + 1]`` is) as a tree log2(n) tall rather than n: both operators are
+    associative and are still evaluated left to right, so a cell listing 500 values is
+    no deeper than one listing 10. Up to three terms the tree is the usual left-deep
+    one: ``a && b && c`` is ``(a && b) && c``."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = (len(terms) + 1) // 2
+    return ast.Binary(ops[mid - 1], op=op, left=_balanced(op, terms[:mid], ops[:mid - 1]),
+                      right=_balanced(op, terms[mid:], ops[mid:]))
+
+
+def _check_size(root: ast.Node) -> None:
+    """Refuse a tree more than MAX_HEIGHT nodes tall, pointing at the operator from
+    which it is too tall (for a chain, the one that made it so), or of more than
+    MAX_NODES nodes, pointing at its start."""
+    heights: dict[int, int] = {}
+    start = root.pos
+    stack: list[tuple[ast.Node, bool]] = [(root, False)]
+    while stack:  # post-order without recursion: the tree may be thousands of levels tall
+        node, visited = stack.pop()
+        if visited:
+            heights[id(node)] = 1 + max((heights.get(id(c), 1) for c in node.iter_children()),
+                                        default=0)
+        else:
+            start = min(start, node.pos)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _counted(node))
+    if heights[id(root)] > MAX_HEIGHT:
+        node = root
+        while tall := [c for c in node.iter_children() if heights[id(c)] > MAX_HEIGHT]:
+            node = tall[0]
+        raise LangError(node.pos, f"expression nested deeper than {MAX_HEIGHT} levels (each "
+                        "operator of a chain such as a + b + c is one): split it into "
+                        "several rules")
+    if len(heights) > MAX_NODES:
+        raise LangError(start, f"expression of more than {MAX_NODES:,} operators and "
+                        "operands (the Java method of a rule may hold 64 KB of bytecode): "
+                        "split it into several rules")
+
+
+def _counted(node: ast.Node) -> Iterator[ast.Node]:
+    """The children of ``node`` that count towards MAX_NODES: not the constants of an
+    'in' list, which the generated Java reads from text (codegen.expr.LONG_LIST)."""
+    for child in node.iter_children():
+        if not (isinstance(node, ast.ListLit) and isinstance(child, ast.Literal)):
+            yield child
 
 
 def parse_expression(text: str, locate: Locator) -> ast.Node:
