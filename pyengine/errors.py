@@ -44,9 +44,25 @@ class Diagnostic:
         line = _source_line(self.pos, sources)
         if line is None:
             return head
+        line, col = _around(line, self.pos.col)
         # Tabs are kept so the caret lines up under the same column in a terminal.
-        pad = "".join(c if c == "\t" else " " for c in line[: self.pos.col - 1])
+        pad = "".join(c if c == "\t" else " " for c in line[: col - 1])
         return f"{head}\n{line}\n{pad}^"
+
+
+SHOWN = 120  # characters of a long source line shown around the caret
+
+
+def _around(line: str, col: int) -> tuple[str, int]:
+    """The part of ``line`` worth printing for column ``col``, and the column there: a
+    long line (a generated expression may take a megabyte) is cut around the caret."""
+    if len(line) <= SHOWN:
+        return line, col
+    start = min(max(0, col - 1 - SHOWN // 2), len(line) - SHOWN)
+    end = start + SHOWN
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(line) else ""
+    return head + line[start:end] + tail, col - start + len(head)
 
 
 def _source_line(pos: Pos, sources: dict[str, str] | None) -> str | None:

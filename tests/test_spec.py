@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyengine.errors import SpecError
+from pyengine.errors import SHOWN, SpecError
 from pyengine.spec.models import ruleset_json_schema
 from pyengine.spec.resolver import load_rules
 from tests.helpers import SCHEMA, one_rule, write_rules
@@ -29,6 +29,33 @@ def test_rendering_has_path_line_col_source_and_caret(tmp_path: Path) -> None:
         "    when: amount > > 1\n"
         "                   ^"
     )
+
+
+def test_a_long_source_line_is_cut_around_the_caret(tmp_path: Path) -> None:
+    when = " + ".join(["mcc", *map(str, range(1, 2_000))]) + " > 0"
+    root = write_rules(tmp_path / "r", {"c.yaml": one_rule(when)})
+    with pytest.raises(SpecError) as info:
+        load_rules(root)
+    head, line, caret = info.value.render().splitlines()
+    assert head.endswith("nested deeper than 100 levels (each operator of a chain such as "
+                         "a + b + c is one): split it into several rules")
+    assert line.startswith("...") and line.endswith("...")
+    assert len(line) == SHOWN + 6
+    assert line[len(caret) - 1] == "+"  # the caret is under the operator
+    assert line[:len(caret) - 1].rstrip().endswith(" 99")
+
+
+def test_names_are_bounded(tmp_path: Path) -> None:
+    # Names become Java identifiers and constants: 70,000 characters broke javac.
+    long, longer = "r" * 128, "r" * 129
+    root = write_rules(tmp_path / "ok", {"c.yaml": one_rule("vip").replace("id: r", f"id: {long}")})
+    assert load_rules(root).rulesets[0].rules[0].id == long
+    root = write_rules(tmp_path / "r", {
+        "c.yaml": one_rule("vip").replace("id: r", f"id: {longer}"),
+        "d.yaml": f"ruleset: d\nclients: [{'x' * 129}]\nrules: []\n",
+    })
+    assert errors(root) == ["c.yaml:3:9: rules[0].id: String should have at most 128 characters",
+                            "d.yaml:2:11: clients[0]: String should have at most 128 characters"]
 
 
 def test_all_problems_are_reported_together(tmp_path: Path) -> None:

@@ -21,9 +21,14 @@ Expression = Annotated[
     str | bool | int | float,
     Field(description="an expression (CEL subset); see RULES-FORMAT.md"),
 ]
-RuleId = Annotated[str, StringConstraints(pattern=RULE_ID)]
-RuleSetName = Annotated[str, StringConstraints(pattern=RULESET_NAME)]
-OutputName = Annotated[str, StringConstraints(pattern=FIELD_NAME)]
+# Names become Java identifiers and constants, whose length the JVM bounds; 128
+# characters is plenty for a name and keeps generated code readable.
+NAME_LIMIT = 128
+RuleId = Annotated[str, StringConstraints(pattern=RULE_ID, max_length=NAME_LIMIT)]
+RuleSetName = Annotated[str, StringConstraints(pattern=RULESET_NAME, max_length=NAME_LIMIT)]
+FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME, max_length=NAME_LIMIT)]
+OutputName = FieldName
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LIMIT)]
 
 
 class _Strict(BaseModel):
@@ -33,7 +38,7 @@ class _Strict(BaseModel):
 class SchemaFile(_Strict):
     """``schema.yaml``: field name -> type (``int``, ``decimal(2)``, ``string?``...)."""
 
-    fields: dict[Annotated[str, StringConstraints(pattern=FIELD_NAME)], str]
+    fields: dict[FieldName, str]
 
 
 class RuleModel(_Strict):
@@ -82,7 +87,7 @@ class RuleSetFile(_Strict):
     """A rule set file: rules and tables serving some clients."""
 
     ruleset: RuleSetName
-    clients: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
+    clients: list[ClientId] | None = None
     extends: list[RuleSetName] = Field(default_factory=list)
     default: bool = False
     mode: Literal["all", "first"] = "all"

@@ -9,7 +9,9 @@ Expressions are parsed from that raw text, which keeps literals such as
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -38,19 +40,34 @@ class Located:
         """
         if self.text is None:
             return self.pos
+        offset = min(offset, len(self.text))
+        starts = self._line_starts
+        line = bisect.bisect_right(starts, offset) - 1  # line breaks before offset
+        col = offset - starts[line]  # 0-based, in that line
         if self.style in ("|", ">") and self.block_indent is not None:
-            before = self.text[:offset]
-            line = before.count("\n")
-            col = len(before) - (before.rfind("\n") + 1)
             return Pos(self.pos.path, self.pos.line + 1 + line, self.block_indent + col + 1)
-        quote = 1 if self.style in ("'", '"') else 0
-        if self.raw is None or self.raw[quote : len(self.raw) - quote] != self.text:
+        if not self._as_written:
             return self.pos
-        before = self.text[:offset]
-        line = before.count("\n")
         if line == 0:
-            return self.pos.shifted(cols=quote + offset)
-        return Pos(self.pos.path, self.pos.line + line, len(before) - before.rfind("\n"))
+            return self.pos.shifted(cols=self._quote + offset)
+        return Pos(self.pos.path, self.pos.line + line, col + 1)
+
+    # Computed once: ``at`` is called for every token of an expression, and an
+    # expression may be a megabyte long (a list of 100,000 values).
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        text = self.text or ""
+        return [0, *(k + 1 for k, c in enumerate(text) if c == "\n")]
+
+    @cached_property
+    def _quote(self) -> int:
+        return 1 if self.style in ("'", '"') else 0
+
+    @cached_property
+    def _as_written(self) -> bool:
+        """Whether the value is its source text between the quotes (no escapes, no folding)."""
+        raw, quote = self.raw, self._quote
+        return raw is not None and raw[quote : len(raw) - quote] == self.text
 
 
 @dataclass
