@@ -107,3 +107,28 @@ def test_hostile_text_compiles_and_behaves_as_written(tmp_path: Path) -> None:
         assert compiled.evaluate_records([txn])[0] == outcome
     miss = compiled.evaluate({**TXN, "client_id": client, "note": "harmless"})
     assert miss.decision == "approve" and miss.fired == []
+
+
+def test_long_in_lists_are_read_from_text_and_short_ones_written_out(tmp_path: Path) -> None:
+    values = ", ".join(str(k) for k in range(3_000))
+    root = write_rules(tmp_path / "r", {"c.yaml": f"""\
+        ruleset: c
+        rules:
+          - id: few
+            when: mcc in [1, 2, 3]
+            action: flag
+          - id: many
+            when: 'mcc in [{values}]'
+            action: flag
+          - id: names
+            when: 'currency in [{", ".join(f'"c{k}:"' for k in range(65))}]'
+            action: flag
+        """})
+    java = render(load_rules(root))["RuleSet0.java"]
+    assert "private static final long[] IN_0 = {1L, 2L, 3L};" in java
+    assert "Ops.in(r.f_mcc, IN_0)" in java
+    [many] = [line for line in java.splitlines() if "IN_1 =" in line]
+    parts = many.split("Ops.sortedLongs(")[1].rstrip(");").split('", "')
+    assert len(parts) == 2 and len(parts[0]) == 8192 + 1  # and its opening quote
+    assert "Ops.inSorted(r.f_mcc, IN_1)" in java
+    assert 'Ops.sortedStrings("3:c0:3:c1:' in java and "Ops.inSorted(r.f_currency, IN_2)" in java

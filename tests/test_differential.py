@@ -117,6 +117,46 @@ def test_evaluation_errors_agree(tmp_path: Path, expr: str, error: str) -> None:
     check_all(compiled, [txn])
 
 
+def rule(rule_id: str, when: str) -> str:
+    return f"  - id: {rule_id}\n    when: {yaml_string(when)}\n    action: flag\n"
+
+
+def quoted(value: str) -> str:
+    """``value`` as a string literal of the rules language."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def test_long_lists_and_literals_compile_and_agree(tmp_path: Path) -> None:
+    # Lists of more than 64 constants are read from text when their class loads and
+    # searched by bisection; 20,000 longs as Java literals would not fit the class
+    # initializer. Strings hold the separators of that text, quotes, backslashes,
+    # characters of 2, 3 and 6 bytes (a surrogate pair), and the empty string.
+    odd = ["", ":", "1:", "12:3", 'q"\\', "\u00e9\u20ac\U0001F600", "USD"]
+    strings = [*odd, *(f"{k}:{odd[k % len(odd)]}" for k in range(5_000))]
+    longest = "\u20ac" * 21_845  # 65,535 bytes: the most a Java constant holds
+    rules = "".join([
+        rule("ints", f"mcc in [{', '.join(str(k * 7 - 70_000) for k in range(20_000))}]"),
+        rule("decimals", f"amount in [{', '.join(f'{k}.{k % 100:02d}' for k in range(3_000))}]"),
+        rule("strings", f"currency in [{', '.join(map(quoted, strings))}]"),
+        rule("short", "mcc in [1, 2, 3]"),
+        rule("longest", f"note == {quoted(longest)}"),
+    ])
+    root = write_rules(tmp_path / "r", {"c.yaml": f"ruleset: c\nrules:\n{rules}"})
+    compiled = compile_rules(root, builder="javac")
+    base = {"id": "t", "client_id": "c", "amount": "12.00", "currency": "USD", "country": "US",
+            "mcc": 3, "channel": "web", "ts": "2026-01-01T00:00:00Z", "account_age_days": 1,
+            "txn_count_24h": 1, "vip": False, "score": 0.5}
+    currencies = ["EUR", *odd, "4999:" + odd[4999 % len(odd)], "5000:", "12:"]
+    mccs = [-70_000, 0, 2, 7, 8, 69_993, 69_994, -70_007]
+    amounts = ["15.15", "15.16", "2999.99", "0.00", "0.01"]
+    txns = [{**base, "mcc": mccs[k % len(mccs)], "amount": amounts[k % len(amounts)],
+             "currency": currency, "note": (longest, longest[1:])[k % 2]}
+            for k, currency in enumerate(currencies * 4)]
+    fired = {name for txn in txns for name in evaluate(compiled.program, txn).fired}
+    assert fired == {"ints", "decimals", "strings", "short", "longest"}
+    check_all(compiled, txns)
+
+
 def test_count_tables_evaluate_no_output_cells(tmp_path: Path) -> None:
     """Found by the differential tool: the reference evaluated a count table's output
     cells (and failed on them) where Java only counted."""

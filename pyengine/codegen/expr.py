@@ -226,6 +226,9 @@ class JavaExpr(ast.Visitor):
         items = node.right.items
         array_type = f"{jtype(t)}[]"
         folded = _fold_items(items, t)
+        if folded is not None and len(folded) > LONG_LIST and t.kind in _SORTABLE:
+            name = self.consts.add(array_type, _sorted_array(folded, t), "IN")
+            return f"Ops.inSorted({x}, {name})"
         if folded is not None:
             init = "{" + ", ".join(literal(v, t) for v in folded) + "}"
             name = self.consts.add(array_type, init, "IN")
@@ -339,6 +342,29 @@ def _to_int(code: str, t: Type) -> str:
 
 def _to_double(code: str, t: Type) -> str:
     return _CONVERSIONS["double"][t.kind].format(c=code, s=t.scale)
+
+
+# An 'in' list of more constants than this is written as text that its class reads when
+# it loads, sorted, and searched by bisection: as Java literals, its values would fill
+# the class initializer, which the JVM bounds to 64 KB of bytecode (about 8,000 longs),
+# and be compared one by one.
+LONG_LIST = 64
+_SORTABLE = ("int", "decimal", "timestamp", "string")
+_PART = 8192  # characters a literal: at most 6 bytes each in a constant's 65,535
+
+
+def _sorted_array(values: list[Any], t: Type) -> str:
+    """Java building the sorted array of ``values`` from text (Ops.sortedLongs: the
+    values apart by spaces; Ops.sortedStrings: each as its length in UTF-16 units, ':'
+    and itself), in literals of at most _PART characters."""
+    if t.kind == "string":
+        text = "".join(f"{len(v.encode('utf-16-le')) // 2}:{v}" for v in values)
+        method = "Ops.sortedStrings"
+    else:
+        text = " ".join(str(v) for v in values)
+        method = "Ops.sortedLongs"
+    parts = [string_literal(text[k:k + _PART]) for k in range(0, len(text), _PART)]
+    return f"{method}({', '.join(parts)})"
 
 
 def _fold_items(items: list[ast.Node], t: Type) -> list[Any] | None:

@@ -1,5 +1,8 @@
 package pyengine.runtime;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+
 /**
  * 64-bit integer arithmetic with overflow checks, conversions and helpers used
  * by generated rule code. Mirrored by pyengine/reference/ops.py.
@@ -90,6 +93,47 @@ public final class Ops {
     public static boolean in(long x, long[] items) {
         for (long item : items) if (x == item) return true;
         return false;
+    }
+
+    /** Membership in a list sorted by sortedLongs. */
+    public static boolean inSorted(long x, long[] sorted) {
+        return Arrays.binarySearch(sorted, x) >= 0;
+    }
+
+    /** Membership in a list sorted by sortedStrings. */
+    public static boolean inSorted(String x, String[] sorted) {
+        return Arrays.binarySearch(sorted, x) >= 0;
+    }
+
+    /**
+     * The values of a long 'in' list (also decimals, scaled, and timestamps), sorted;
+     * the generated code gives them as text, the values apart by spaces, cut into
+     * literals anywhere (see _sorted_array in pyengine/codegen/expr.py).
+     */
+    public static long[] sortedLongs(String... parts) {
+        String[] items = String.join("", parts).split(" ");
+        long[] values = new long[items.length];
+        for (int k = 0; k < items.length; k++) values[k] = Long.parseLong(items[k]);
+        Arrays.sort(values);
+        return values;
+    }
+
+    /**
+     * The values of a string 'in' list, sorted; given as text, each value as its length
+     * in UTF-16 units, ':' and itself, cut into literals anywhere.
+     */
+    public static String[] sortedStrings(String... parts) {
+        String text = String.join("", parts);
+        ArrayList<String> values = new ArrayList<>();
+        for (int at = 0; at < text.length(); ) {
+            int colon = text.indexOf(':', at);
+            int end = colon + 1 + Integer.parseInt(text, at, colon, 10);
+            values.add(text.substring(colon + 1, end));
+            at = end;
+        }
+        String[] sorted = values.toArray(new String[0]);
+        Arrays.sort(sorted);
+        return sorted;
     }
 
     public static boolean in(double x, double[] items) {
