@@ -15,7 +15,7 @@ import pytest
 
 from pyengine.build import builder as build_mod
 from pyengine.build.builder import LOCK, build_rules
-from pyengine.build.compiler import compile_jar
+from pyengine.build.compiler import CodeTooLarge, compile_jar
 from pyengine.errors import BuildError, SpecError
 from pyengine.jvm.rules import CompiledRules
 from pyengine.spec.resolver import load_rules
@@ -148,6 +148,31 @@ def test_compiler_failures_are_wrapped(tmp_path: Path) -> None:
         compile_jar(tmp_path / "src", tmp_path / "work", "javac")
     assert isinstance(info.value.__cause__, subprocess.CalledProcessError)
     assert "Broken.java" in str(info.value)
+
+
+def too_large_table(cells: int, values: int) -> str:
+    cell = ", ".join(map(str, range(values)))
+    rows = "".join(f"      - ['{cell}', {k}]\n" for k in range(cells))
+    return ("ruleset: c\nrules:\n  - id: r\n    when: big.x == 1\n    action: flag\n"
+            "tables:\n  - id: big\n    hit: first\n    inputs: [mcc]\n"
+            f"    outputs: {{x: int}}\n    default: {{x: 0}}\n    rows:\n{rows}")
+
+
+@pytest.mark.parametrize("builder", ["javac", pytest.param("gradle", marks=pytest.mark.gradle)])
+def test_a_table_too_large_for_java_is_a_spec_error_at_the_table(tmp_path: Path,
+                                                                 builder: str) -> None:
+    # Each cell is within the bounds of an expression; together the 30 rows compile to
+    # a method larger than the JVM allows, which javac calls "code too large".
+    rules = write_rules(tmp_path / "r", {"c.yaml": too_large_table(30, 2_000)})
+    with pytest.raises(SpecError) as info:
+        build_rules(rules, tmp_path / "out", builder)
+    assert isinstance(info.value.__cause__, CodeTooLarge)
+    assert info.value.__cause__.origin == "table big (c.yaml:7)"
+    [diagnostic] = info.value.diagnostics
+    assert (diagnostic.pos.line, diagnostic.pos.col) == (7, 9)
+    assert diagnostic.message == ("this table compiles to a Java method larger than the JVM "
+                                  "allows (64 KB of bytecode): split its rows into several "
+                                  "tables")
 
 
 def test_missing_tools_give_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from pyengine import __version__, resources
-from pyengine.build.compiler import BUILDERS, compile_jar
-from pyengine.codegen.generator import generate
-from pyengine.errors import BuildError
+from pyengine.build.compiler import BUILDERS, CodeTooLarge, compile_jar
+from pyengine.codegen.generator import generate, method_origin
+from pyengine.errors import BuildError, Diagnostic, PyEngineError, SpecError
 from pyengine.spec.program import Program
 from pyengine.spec.resolver import load_rules
 
@@ -148,7 +148,10 @@ def _compile_into_cache(program: Program, cached: Path, builder: str) -> None:
         work = Path(tmp)
         generated = work / "src"
         generate(program, generated)
-        jar = compile_jar(generated, work, builder)
+        try:
+            jar = compile_jar(generated, work, builder)
+        except CodeTooLarge as exc:
+            raise _too_large(program, exc) from exc
         staging = work / "entry"
         staging.mkdir()
         shutil.copyfile(jar, staging / JAR)
@@ -158,6 +161,19 @@ def _compile_into_cache(program: Program, cached: Path, builder: str) -> None:
         except OSError:
             if not (cached / JAR).exists():
                 raise
+
+
+def _too_large(program: Program, exc: CodeTooLarge) -> PyEngineError:
+    """A rule or table too large for one Java method is a problem of the rules: a
+    SpecError at its position (exit 2), not a failed build."""
+    found = method_origin(program, exc.origin)
+    if found is None:
+        return exc
+    kind, pos = found
+    advice = "split its condition into several rules" if kind == "rule" else \
+        "split its rows into several tables"
+    return SpecError([Diagnostic(pos, f"this {kind} compiles to a Java method larger than "
+                                      f"the JVM allows (64 KB of bytecode): {advice}")])
 
 
 def make_manifest(program: Program, builder: str, digest: str, jar: Path) -> dict[str, Any]:

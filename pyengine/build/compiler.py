@@ -8,6 +8,7 @@ entries. Failures are wrapped in :class:`BuildError` with the tool's output.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -54,8 +55,41 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         raise BuildError(f"{what} did not finish within {TIMEOUT_SECONDS} s") from exc
     except subprocess.CalledProcessError as exc:
         output = (exc.stdout or "") + (exc.stderr or "")
+        origin = _too_large(output)
+        if origin:
+            raise CodeTooLarge(origin) from exc
         tail = "\n".join(output.strip().splitlines()[-40:])
         raise BuildError(f"{what} failed (exit {exc.returncode}):\n{tail}") from exc
+
+
+_TOO_LARGE = re.compile(r"^(\S+\.java):(\d+): error: code too large$", re.MULTILINE)
+_NAMED = re.compile(r"/\*\* ((?:rule|table) \S+ \([^)]*\))")
+
+
+def _too_large(output: str) -> str | None:
+    """The rule or table, ``rule ID (FILE:LINE)``, of the first method javac found too
+    large, from the comment the generator puts above each method; None if none was."""
+    found = _TOO_LARGE.search(output)
+    if found is None:
+        return None
+    try:
+        lines = Path(found[1]).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    above = lines[max(0, int(found[2]) - 3):int(found[2]) - 1]
+    named = [m[1] for line in above if (m := _NAMED.search(line))]
+    return named[-1] if named else None
+
+
+class CodeTooLarge(BuildError):
+    """javac refused the method of a rule or a table: more than the 64 KB of bytecode the
+    JVM allows. ``origin`` names it as the generator's comment above it does,
+    ``rule ID (FILE:LINE)`` or ``table ID (FILE:LINE)``."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+        super().__init__(f"{origin} compiles to a Java method larger than the JVM allows "
+                         "(64 KB of bytecode): split it")
 
 
 def _javac(generated: Path, workdir: Path) -> Path:

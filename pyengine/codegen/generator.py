@@ -199,6 +199,19 @@ def _fields(program: Program) -> list[FieldView]:
             for i, f in enumerate(program.schema.fields.values())]
 
 
+def method_origin(program: Program, origin: str) -> tuple[str, Pos] | None:
+    """The kind (rule or table) and position in the rules of the rule or table whose
+    generated method carries the comment ``origin`` (``rule ID (FILE:LINE)``); None
+    for any other text."""
+    for rs in program.rulesets:
+        items: list[tuple[str, Rule | Table]] = [*(("rule", r) for r in rs.rules),
+                                                 *(("table", t) for t in rs.tables)]
+        for kind, item in items:
+            if origin == f"{kind} {item.id} ({_where(item.pos, program)})":
+                return kind, item.pos
+    return None
+
+
 def _where(pos: Pos, program: Program) -> str:
     try:
         path = str(Path(pos.path).relative_to(program.root))
@@ -290,4 +303,4 @@ def _rule_view(program: Program, bit: int, r: Rule, gen: JavaExpr) -> RuleView:
     )
 
 
-__all__ = ["ACTIONS", "generate", "render"]
+__all__ = ["ACTIONS", "generate", "method_origin", "render"]
