@@ -21,7 +21,7 @@ from pyengine.reliability.differential import Tally, check_rules, difference, ru
 from pyengine.reliability.randrules import yaml_string
 from pyengine.spec.resolver import load_rules
 from tests import strategies as S
-from tests.helpers import write_rules
+from tests.helpers import SCHEMA, TXN, write_rules
 
 pytestmark = pytest.mark.jvm
 
@@ -154,6 +154,23 @@ def test_long_lists_and_literals_compile_and_agree(tmp_path: Path) -> None:
             for k, currency in enumerate(currencies * 4)]
     fired = {name for txn in txns for name in evaluate(compiled.program, txn).fired}
     assert fired == {"ints", "decimals", "strings", "short", "longest"}
+    check_all(compiled, txns)
+
+
+def test_optional_fields_beyond_the_64th_agree(tmp_path: Path) -> None:
+    # One transaction's fields travel to Java with a presence bit each; a 64-bit mask
+    # made Engine.evaluate fail from the 64th field on.
+    extra = [f"x{k}" for k in range(60)]  # fields 13 to 72
+    schema = SCHEMA + "".join(f"  {name}: int?\n" for name in extra)
+    picked = ["x49", "x50", "x51", "x59"]  # fields 62, 63, 64 and 72
+    rules = "".join(rule(f"r_{name}", f"has({name}) && {name} > 1") for name in picked)
+    root = write_rules(tmp_path / "r", {"c.yaml": f"ruleset: c\nrules:\n{rules}"}, schema)
+    compiled = compile_rules(root, builder="javac")
+    txns = [{**TXN, "client_id": "c", **{name: k + 2 for name in picked[k:]}}
+            for k in range(len(picked) + 1)]
+    txns += [{**TXN, "client_id": "c", name: 1} for name in picked]
+    assert [evaluate(compiled.program, t).fired for t in txns[:2]] == [
+        [f"r_{name}" for name in picked], [f"r_{name}" for name in picked[1:]]]
     check_all(compiled, txns)
 
 

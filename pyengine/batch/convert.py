@@ -438,6 +438,17 @@ _FAST = {
 }
 
 
+def _presence_words(rows: list[tuple[Any, ...]], fields: int) -> np.ndarray:
+    """The presence bits of ``rows`` (their first value, a Python int) as int64s, 63
+    bits to a word: a schema may have more fields than one word has bits."""
+    words = max(1, (fields + 62) // 63)
+    if words == 1:
+        return np.array([r[0] for r in rows], dtype=np.int64).reshape(-1, 1)
+    low = (1 << 63) - 1
+    return np.array([[r[0] >> (63 * w) & low for w in range(words)] for r in rows],
+                    dtype=np.int64).reshape(-1, words)
+
+
 def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
     """Columns from JSON-like dicts (JSONL, Kafka messages, DLQ replay, tests).
 
@@ -459,7 +470,7 @@ def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
             continue
         good.append(i)
     at = np.array(good, dtype=np.int64)
-    present_bits = np.array([r[0] for r in rows], dtype=np.int64)
+    present = _presence_words(rows, len(schema.fields))
     columns = {}
     for k, (name, f) in enumerate(schema.fields.items()):
         kind = java_kind(f.type)
@@ -470,7 +481,7 @@ def columns_from_records(schema: Schema, raws: list[Any]) -> Columns:
             col.values[at] = np.arange(len(values), dtype=np.int32)
         else:
             col.values[at] = np.array(values, dtype=NUMPY_DTYPES[kind])
-        col.present[at] = (present_bits >> k) & 1 if f.optional else True
+        col.present[at] = (present[:, k // 63] >> (k % 63)) & 1 if f.optional else True
         columns[name] = col
     ok = np.zeros(n, dtype=bool)
     ok[at] = True

@@ -7,13 +7,14 @@ arguments, where typed arguments would cost a conversion each (a Java String
 about a microsecond). Both sides come from :func:`input_layout` and
 :func:`single_layout`, so they cannot disagree.
 
-Input (native byte order, unaligned): int64 ``present`` (bit k: optional field k is
-there); each int, float and bool field in schema order (int64, float64, one byte); an
-int32 UTF-8 length per text field (string, decimal, timestamp) in schema order; then
-the texts' UTF-8 bytes, one after the other in the same order. Decimals and
-timestamps travel as the JSON text they came as: Java reads their common forms
-(``pyengine.runtime.Texts``) faster than Python, and answers ``REFUSED_TEXT`` for any
-other, which Python then reads itself and sends again in the common form.
+Input (native byte order, unaligned): ``present``, a uint64 per 64 fields (bit k % 64
+of word k // 64: optional field k is there); each int, float and bool field in schema
+order (int64, float64, one byte); an int32 UTF-8 length per text field (string,
+decimal, timestamp) in schema order; then the texts' UTF-8 bytes, one after the other
+in the same order. Decimals and timestamps travel as the JSON text they came as: Java
+reads their common forms (``pyengine.runtime.Texts``) faster than Python, and answers
+``REFUSED_TEXT`` for any other, which Python then reads itself and sends again in the
+common form.
 
 Result: a header of int32 error, ruleset, errorWhere, decision, string-dictionary
 generation and fired count; then ``max_fired`` int32 codes into
@@ -109,6 +110,7 @@ class InputSlot:
 class InputLayout:
     """The single-transaction input buffer of a schema."""
 
+    present_words: int  # uint64 words of presence bits, one per 64 fields
     numbers: tuple[InputSlot, ...]  # the fields that are not texts, in schema order
     texts: tuple[InputSlot, ...]  # the string, decimal and timestamp fields, in schema order
     texts_offset: int  # where the first text's bytes start
@@ -117,14 +119,15 @@ class InputLayout:
     def struct_format(self) -> str:
         """The ``struct`` format of ``present``, the numbers and the text lengths."""
         codes = "".join(SLOTS[s.kind][0] for s in self.numbers)
-        return f"=q{codes}{'i' * len(self.texts)}"
+        return f"={'Q' * self.present_words}{codes}{'i' * len(self.texts)}"
 
 
 def input_layout(schema: Schema) -> InputLayout:
     """The layout of one transaction of ``schema``, as ``Evaluator.evaluatePacked`` reads it."""
     fields = list(schema.fields.values())
     kinds = [f.type.kind if f.type.kind in TEXT_KINDS else item_kind(f.type) for f in fields]
-    numbers, offset = [], 8
+    words = max(1, (len(fields) + 63) // 64)
+    numbers, offset = [], 8 * words
     for index, kind in enumerate(kinds):
         if kind not in TEXT_KINDS:
             numbers.append(InputSlot(index, kind, offset))
@@ -134,4 +137,4 @@ def input_layout(schema: Schema) -> InputLayout:
         if kind in TEXT_KINDS:
             texts.append(InputSlot(index, kind, offset, fields[index].type.scale))
             offset += 4
-    return InputLayout(tuple(numbers), tuple(texts), offset)
+    return InputLayout(words, tuple(numbers), tuple(texts), offset)

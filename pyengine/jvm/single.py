@@ -120,7 +120,11 @@ class SingleEvaluator:
         numbers = "".join(f", v{s.index}" for s in inputs.numbers)
         texts = "".join(f"v{s.index}, " for s in inputs.texts)
         ascii_lengths = ", ".join(f"len(v{s.index})" for s in inputs.texts)
-        packed = f"state[0], 0, present{numbers}"
+        # present as uint64 words: Python's int holds a bit per field, however many
+        words = ", ".join(["present"] if inputs.present_words == 1 else
+                          [f"present >> {64 * w} & {2**64 - 1}"
+                           for w in range(inputs.present_words)])
+        packed = f"state[0], 0, {words}{numbers}"
         return [f"    if type(raw) is not dict: {fail}",
                 "    get = raw.get", "    present = 0",
                 *field_lines(self._schema, _RUNNER_CHECKS, _RUNNER_ZEROS, fail),

@@ -50,15 +50,15 @@ public final class Evaluator {
     }
 
     /**
-     * Evaluate the transaction Python packed into the input buffer; bit k of present
-     * says whether optional field k is there. A string output is written as a code
-     * into singleDictionary(output), valid for the written generation. Fields no rule
-     * reads are skipped, as Chunk.load skips them.
+     * Evaluate the transaction Python packed into the input buffer; bit k % 64 of
+     * present word k / 64 says whether optional field k is there. A string output is
+     * written as a code into singleDictionary(output), valid for the written generation.
+     * Fields no rule reads are skipped, as Chunk.load skips them.
      */
     public void evaluatePacked() {
         ByteBuffer in = singleIn;
         Record r = record;
-        long present = in.getLong(0);
+        long present0 = in.getLong(0);
         r.f_mcc = in.getLong(8);
         r.f_txn_count_24h = in.getLong(24);
         r.f_vip = in.get(32) != 0;
@@ -86,7 +86,7 @@ public final class Evaluator {
         }
         r.f_ts = parsed[0];
         at += in.getInt(65);
-        r.has_note = (present & (1L << 12)) != 0;
+        r.has_note = (present0 & (1L << 12)) != 0;
         r.f_note = recent[12].get(in, at, at + in.getInt(69));
         evaluate(r, result);
         writeSingle(result);
