@@ -58,6 +58,23 @@ def test_names_are_bounded(tmp_path: Path) -> None:
                             "d.yaml:2:11: clients[0]: String should have at most 128 characters"]
 
 
+def test_yaml_aliases_are_refused_before_they_are_expanded(tmp_path: Path) -> None:
+    # Twelve levels of nine aliases each would be built as 9**12 values.
+    levels = "".join(f"l{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 9)}]\n" for k in range(1, 13))
+    root = write_rules(tmp_path / "r", {"c.yaml": f"ruleset: c\nl0: &a0 [lol]\n{levels}"})
+    assert errors(root) == ["c.yaml:3:10: invalid YAML: aliases (*a0) are not supported in "
+                            "rule files: write the value out"]
+
+
+def test_rule_sets_are_bounded_in_size(tmp_path: Path) -> None:
+    rules = "".join(f"  - id: r{k}\n    when: mcc == {k}\n    action: flag\n"
+                    for k in range(2_001))
+    root = write_rules(tmp_path / "r", {"c.yaml": f"ruleset: c\nrules:\n{rules}"})
+    assert errors(root) == ["c.yaml:1:10: rule set 'c' has 2,001 rules and tables (with those "
+                            "of the sets it extends); at most 2,000 fit in the Java class it "
+                            "compiles to: split it"]
+
+
 def test_all_problems_are_reported_together(tmp_path: Path) -> None:
     root = write_rules(tmp_path / "r", {
         "a.yaml": one_rule("amount > score").replace("ruleset: c", "ruleset: a"),

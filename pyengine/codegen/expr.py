@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyengine.codegen.javatext import string_literal
+from pyengine.codegen.javatext import length_prefixed, string_literal, text_literals
 from pyengine.lang import ast
 from pyengine.lang.types import ACTION, NULL, Type
 from pyengine.reference import ops
@@ -350,21 +350,14 @@ def _to_double(code: str, t: Type) -> str:
 # and be compared one by one.
 LONG_LIST = 64
 _SORTABLE = ("int", "decimal", "timestamp", "string")
-_PART = 8192  # characters a literal: at most 6 bytes each in a constant's 65,535
 
 
 def _sorted_array(values: list[Any], t: Type) -> str:
-    """Java building the sorted array of ``values`` from text (Ops.sortedLongs: the
-    values apart by spaces; Ops.sortedStrings: each as its length in UTF-16 units, ':'
-    and itself), in literals of at most _PART characters."""
+    """Java building the sorted array of ``values`` from text: Ops.sortedLongs reads the
+    values apart by spaces, Ops.sortedStrings as javatext.length_prefixed writes them."""
     if t.kind == "string":
-        text = "".join(f"{len(v.encode('utf-16-le')) // 2}:{v}" for v in values)
-        method = "Ops.sortedStrings"
-    else:
-        text = " ".join(str(v) for v in values)
-        method = "Ops.sortedLongs"
-    parts = [string_literal(text[k:k + _PART]) for k in range(0, len(text), _PART)]
-    return f"{method}({', '.join(parts)})"
+        return f"Ops.sortedStrings({text_literals(length_prefixed(values))})"
+    return f"Ops.sortedLongs({text_literals(' '.join(map(str, values)))})"
 
 
 def _fold_items(items: list[ast.Node], t: Type) -> list[Any] | None:

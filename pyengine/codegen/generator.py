@@ -141,11 +141,12 @@ def render(program: Program) -> dict[str, str]:
                for i, (name, t) in enumerate(program.outputs.items())]
     sets = [_ruleset_view(program, i, rs) for i, rs in enumerate(program.rulesets)]
     words = max(1, max((len(rs.ids) + 63) // 64 for rs in program.rulesets))
+    set_index = {rs.name: i for i, rs in enumerate(program.rulesets)}
+    routes = sorted(program.routes.items())
     ctx = {
         "package": PACKAGE, "program": program, "fields": fields, "outputs": outputs,
         "sets": sets, "words": words, "version": program.version,
-        "routes": sorted(program.routes.items()),
-        "set_index": {rs.name: i for i, rs in enumerate(program.rulesets)},
+        "routes": routes, "route_sets": [set_index[name] for _, name in routes],
         "default_index": next((i for i, rs in enumerate(program.rulesets)
                                if rs.name == program.default_set), -1),
         "ids": [rs.ids for rs in program.rulesets],
@@ -176,6 +177,12 @@ def _environment() -> jinja2.Environment:
         autoescape=False,  # Java, not HTML: all user text goes through the filters below
     )
     env.filters["jstr"] = javatext.string_literal
+    # Arrays that grow with the rules, read from text (see Ops.words)
+    env.filters["words"] = javatext.words
+    env.filters["ints"] = javatext.ints
+    env.filters["word_lists"] = javatext.word_lists
+    env.filters["int_lists"] = javatext.int_lists
+    env.filters["strings"] = javatext.strings
     env.filters["comment"] = javatext.comment
     return env
 

@@ -62,6 +62,11 @@ class _Source:
     smap: yamlsrc.SourceMap
 
 
+# A rule set's rules and tables are each a step of one Java method, which the JVM
+# bounds to 64 KB of bytecode: javac refused 4,000 rules ("code too large").
+MAX_SET_SIZE = 2_000
+
+
 def load_rules(root: str | Path) -> Program:
     """Load, validate and type-check the rules directory ``root``.
 
@@ -232,6 +237,11 @@ class _Resolver:
         # A stable sort keeps file order, extended sets first, among equals.
         ordered = sorted(rules, key=lambda r: (-r.priority, not r.hot))
         clients = model.clients if model.clients is not None else [model.ruleset]
+        if len(tables) + len(rules) > MAX_SET_SIZE:
+            self.error(src.smap.pos(("ruleset",)), f"rule set '{model.ruleset}' has "
+                       f"{len(tables) + len(rules):,} rules and tables (with those of the sets "
+                       f"it extends); at most {MAX_SET_SIZE:,} fit in the Java class it "
+                       "compiles to: split it")
         rs = RuleSet(model.ruleset, src.path, clients, model.default,
                      model.mode, tables, ordered, [])
         rs.outputs = self.set_outputs(rs)

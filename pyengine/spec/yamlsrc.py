@@ -100,10 +100,24 @@ class YamlError(Exception):
         super().__init__("; ".join(d.message for d in diagnostics))
 
 
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that refuses aliases: each would be built again where it is used, so
+    a dozen nested ones (a "billion laughs") would take the memory and time of billions
+    of values. Rule files do not need them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not supported in rule files: "
+                "write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load(text: str, path: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document into plain data plus its :class:`SourceMap`."""
     try:
-        loader = yaml.SafeLoader(text)  # refuses control characters, such as NUL, at once
+        loader = _Loader(text)  # refuses control characters, such as NUL, at once
     except yaml.reader.ReaderError as exc:
         before = text[: exc.position]
         pos = Pos(path, before.count("\n") + 1, len(before) - before.rfind("\n"))

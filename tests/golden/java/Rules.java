@@ -3,36 +3,27 @@
 package pyengine.generated;
 
 import java.util.HashMap;
+import pyengine.runtime.Ops;
 
 /** Metadata of the compiled rules directory and routing by client_id. */
 public final class Rules {
     public static final String VERSION = "790a3c40a0afe3615322a4e686f3911e74badd08e98eef87d9242ec0f461f8e7";
 
+    // The arrays that grow with the rules are read from text (Ops.words and the like):
+    // as array literals they would fill this class's initializer, which the JVM bounds
+    // to 64 KB of bytecode (about 3,000 rule ids).
+
     /** Rule set names; Result.ruleset indexes this. */
-    public static final String[] RULESETS = {
-        "shop",
-    };
+    public static final String[] RULESETS = Ops.words("shop");
 
     /** Per rule set: the table and rule ids behind each fired bit, in evaluation order. */
-    public static final String[][] IDS = {
-        { "tier", "surcharge", "verdict", "tags", "blocked", "pricey", "busy" },
-    };
+    public static final String[][] IDS = Ops.wordLists("tier surcharge verdict tags blocked pricey busy");
 
     /** Every table and rule id of every rule set, sorted: the dictionary of the fired column. */
-    public static final String[] FIRED_IDS = {
-        "blocked",
-        "busy",
-        "pricey",
-        "surcharge",
-        "tags",
-        "tier",
-        "verdict",
-    };
+    public static final String[] FIRED_IDS = Ops.words("blocked busy pricey surcharge tags tier verdict");
 
     /** Per rule set: the index into FIRED_IDS of the id behind each fired bit. */
-    static final int[][] FIRED_CODES = {
-        { 5, 3, 6, 4, 0, 2, 1 },
-    };
+    static final int[][] FIRED_CODES = Ops.intLists("5 3 6 4 0 2 1");
 
     /** Schema fields, in Chunk.bindInput order. */
     public static final String[] FIELDS = {
@@ -69,8 +60,9 @@ public final class Rules {
     private static final HashMap<String, Integer> ROUTES = new HashMap<>();
 
     static {
-        ROUTES.put("shop", 0);
-        ROUTES.put("shop \"quoted\"", 0);
+        String[] clients = Ops.strings("4:shop13:shop \"quoted\"");
+        int[] sets = Ops.ints("0 0");
+        for (int k = 0; k < clients.length; k++) ROUTES.put(clients[k], sets[k]);
     }
 
     private Rules() {}

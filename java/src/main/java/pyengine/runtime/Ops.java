@@ -105,24 +105,44 @@ public final class Ops {
         return Arrays.binarySearch(sorted, x) >= 0;
     }
 
-    /**
-     * The values of a long 'in' list (also decimals, scaled, and timestamps), sorted;
-     * the generated code gives them as text, the values apart by spaces, cut into
-     * literals anywhere (see _sorted_array in pyengine/codegen/expr.py).
+    /*
+     * Arrays the generated code gives as text, cut into literals anywhere (see
+     * pyengine/codegen/javatext.py): as Java array literals their values would fill the
+     * class initializer, which the JVM bounds to 64 KB of bytecode.
      */
-    public static long[] sortedLongs(String... parts) {
-        String[] items = String.join("", parts).split(" ");
-        long[] values = new long[items.length];
-        for (int k = 0; k < items.length; k++) values[k] = Long.parseLong(items[k]);
-        Arrays.sort(values);
+
+    /** Values apart by single spaces, such as rule ids. */
+    public static String[] words(String... parts) {
+        String text = String.join("", parts);
+        return text.isEmpty() ? new String[0] : text.split(" ", -1);
+    }
+
+    /** Ints apart by single spaces. */
+    public static int[] ints(String... parts) {
+        String[] items = words(parts);
+        int[] values = new int[items.length];
+        for (int k = 0; k < items.length; k++) values[k] = Integer.parseInt(items[k]);
         return values;
     }
 
-    /**
-     * The values of a string 'in' list, sorted; given as text, each value as its length
-     * in UTF-16 units, ':' and itself, cut into literals anywhere.
-     */
-    public static String[] sortedStrings(String... parts) {
+    /** Lists of words(), apart by '|'. */
+    public static String[][] wordLists(String... parts) {
+        String[] lists = String.join("", parts).split("\\|", -1);
+        String[][] values = new String[lists.length][];
+        for (int k = 0; k < lists.length; k++) values[k] = words(lists[k]);
+        return values;
+    }
+
+    /** Lists of ints(), apart by '|'. */
+    public static int[][] intLists(String... parts) {
+        String[] lists = String.join("", parts).split("\\|", -1);
+        int[][] values = new int[lists.length][];
+        for (int k = 0; k < lists.length; k++) values[k] = ints(lists[k]);
+        return values;
+    }
+
+    /** Any strings: each as its length in UTF-16 units, ':', then itself. */
+    public static String[] strings(String... parts) {
         String text = String.join("", parts);
         ArrayList<String> values = new ArrayList<>();
         for (int at = 0; at < text.length(); ) {
@@ -131,9 +151,23 @@ public final class Ops {
             values.add(text.substring(colon + 1, end));
             at = end;
         }
-        String[] sorted = values.toArray(new String[0]);
-        Arrays.sort(sorted);
-        return sorted;
+        return values.toArray(new String[0]);
+    }
+
+    /** The values of a long 'in' list (also decimals, scaled, and timestamps), sorted. */
+    public static long[] sortedLongs(String... parts) {
+        String[] items = words(parts);
+        long[] values = new long[items.length];
+        for (int k = 0; k < items.length; k++) values[k] = Long.parseLong(items[k]);
+        Arrays.sort(values);
+        return values;
+    }
+
+    /** The values of a string 'in' list, as strings() reads them, sorted. */
+    public static String[] sortedStrings(String... parts) {
+        String[] values = strings(parts);
+        Arrays.sort(values);
+        return values;
     }
 
     public static boolean in(double x, double[] items) {
