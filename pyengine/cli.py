@@ -410,10 +410,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """``explain --rules DIR --txn JSON``."""
     from pyengine.explain import explain
     from pyengine.pipeline import compile_rules
+    from pyengine.records import parse_json
 
     try:
-        txn = json.loads(args.txn)
-    except json.JSONDecodeError as exc:
+        txn = parse_json(args.txn)
+    except ValueError as exc:  # JSONDecodeError, or nested too deeply
         print(f"pyengine: error: --txn is not valid JSON: {exc}", file=sys.stderr)
         return 2
     compiled = compile_rules(args.rules, builder=args.builder)

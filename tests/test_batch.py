@@ -636,6 +636,14 @@ def test_explain_and_generate_cli(tmp_path: Path) -> None:
     assert "decision: flag" in result.stdout
     assert "[fired   ] high_value_usd -> flag: amount > 10000.00" in result.stdout
     assert "fee_bps = 25" in result.stdout
+    for bad, reason in [("{not json", "Expecting property name"),
+                        ("[" * 20_000 + "]" * 20_000, "nested too deeply")]:
+        refused = subprocess.run([sys.executable, "-m", "pyengine", "explain", "--rules",
+                                  str(EXAMPLES), "--txn", bad], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2
+        assert refused.stderr.startswith(f"pyengine: error: --txn is not valid JSON: {reason}")
+        assert "Traceback" not in refused.stderr
     one = tmp_path / "a.jsonl"
     two = tmp_path / "b.jsonl"
     for path in (one, two):
