@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 Command = Callable[[argparse.Namespace], int]
+MAX_DURATION = 366 * 24 * 3600  # --sla and --stop-when-idle, in seconds
 
 # Before pyarrow is imported (commands import it when they run), which starts Arrow's
 # allocator, mimalloc: with transparent huge pages, each 2 MiB it gives back to the
@@ -297,11 +298,13 @@ def _compression_option(parser: argparse.ArgumentParser) -> None:
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = (float(text[:-1]) * units[text[-1]] if text and text[-1] in units
+                   else float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 2h, 30m, 90s)") from None
+    if not 0 < seconds <= MAX_DURATION:  # also NaN
+        raise argparse.ArgumentTypeError(f"not a duration from 0 to 366 days: {text!r}")
+    return seconds
 
 
 def cmd_run(args: argparse.Namespace) -> int:

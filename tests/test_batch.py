@@ -527,6 +527,16 @@ def test_unknown_compression_is_refused(tmp_path: Path) -> None:
         JobConfig(tmp_path / "in.parquet", tmp_path / "out", 1, compression="brotli")
 
 
+@pytest.mark.parametrize("sla", [0.0, -1.0, math.nan, math.inf, 366 * 24 * 3600 + 1.0])
+def test_an_sla_of_no_time_or_forever_is_refused(tmp_path: Path, sla: float) -> None:
+    # The report projects the records an SLA window holds (a NaN or endless window
+    # failed there, at the end of the run).
+    from pyengine.batch.job import ConfigError
+
+    with pytest.raises(ConfigError, match="it must be more than 0 and at most 31,622,400 s"):
+        JobConfig(tmp_path / "in.parquet", tmp_path / "out", 1, sla_seconds=sla)
+
+
 def test_output_of_another_job_is_refused(tmp_path: Path, engine: Engine) -> None:
     from pyengine.batch.job import OutputMismatch, _checksum
 
@@ -617,9 +627,15 @@ def test_cli_run_json_and_strict_sla(tmp_path: Path) -> None:
                 "wall_seconds", "tps", "ruleset_version", "sla", "complete"):
         assert key in report
     missed = subprocess.run([sys.executable, "-m", "pyengine", *base, "--output",
-                             str(tmp_path / "b"), "--sla", "0s", "--strict-sla", "--quiet"],
+                             str(tmp_path / "b"), "--sla", "0.001s", "--strict-sla", "--quiet"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert missed.returncode == 1 and "beyond the SLA" in missed.stderr
+    for sla in ("0s", "nan", "1e400h", "-1", "8785h"):
+        refused = subprocess.run([sys.executable, "-m", "pyengine", *base, "--output",
+                                  str(tmp_path / "d"), f"--sla={sla}"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2, sla
+        assert "argument --sla: not a duration from 0 to 366 days" in refused.stderr
     missing = subprocess.run([sys.executable, "-m", "pyengine", *base[:4], str(tmp_path / "no"),
                               "--output", str(tmp_path / "c"), "--builder", "javac"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)

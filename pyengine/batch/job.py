@@ -54,6 +54,14 @@ def dictionary_fields(program: Program) -> set[str]:
             if f.type.kind == "string" and name in program.read_fields}
 
 
+# The report projects the records an SLA window holds: an endless window has no count.
+MAX_SLA_SECONDS = 366 * 24 * 3600
+
+
+class ConfigError(PyEngineError):
+    """A job was asked for what no run can do, such as an SLA of no time."""
+
+
 @dataclass
 class JobConfig:
     """What ``run`` was asked to do."""
@@ -70,6 +78,9 @@ class JobConfig:
         if self.compression not in COMPRESSIONS:
             raise OutputError(f"compression {self.compression!r}: not one of "
                               f"{', '.join(COMPRESSIONS)}")
+        if not 0 < self.sla_seconds <= MAX_SLA_SECONDS:  # also NaN
+            raise ConfigError(f"an SLA of {self.sla_seconds!r} s: it must be more than 0 "
+                              f"and at most {MAX_SLA_SECONDS:,} s (366 days)")
 
 
 @dataclass
