@@ -160,17 +160,20 @@ def test_long_lists_and_literals_compile_and_agree(tmp_path: Path) -> None:
 def test_thousands_of_rules_and_clients_compile_and_agree(tmp_path: Path) -> None:
     # Rules.java's ids, fired codes and routes grow with the rules; as array literals
     # they overflowed its class initializer (64 KB of bytecode) from about 3,000 ids.
-    rules = "".join(rule(f"r{k}", f"mcc == {k}") for k in range(3_000))
+    rules = "".join(rule(f"r{k}", f"mcc == {k}") for k in range(2_000))
+    more = "".join(rule(f"e{k}", f"mcc == {k}") for k in range(2_000))
     clients = ", ".join(f"c{k}" for k in range(5_000))
     root = write_rules(tmp_path / "r", {
         "c.yaml": f"ruleset: c\nclients: [{clients}]\nrules:\n{rules}",
         "d.yaml": "ruleset: d\nclients: ['d', 'with space', 'a|b', '7:x']\nrules: []\n",
+        "e.yaml": f"ruleset: e\nrules:\n{more}",
     })
     compiled = compile_rules(root, builder="javac")
     txns = [{**TXN, "client_id": client, "mcc": mcc}
-            for client in ("c0", "c4999", "d", "with space", "a|b", "7:x", "c5000")
-            for mcc in (0, 2_999, 3_000)]
-    assert evaluate(compiled.program, txns[4]).fired == ["r2999"]
+            for client in ("c0", "c4999", "d", "with space", "a|b", "7:x", "e", "c5000")
+            for mcc in (0, 1_999, 2_000)]
+    assert evaluate(compiled.program, txns[4]).fired == ["r1999"]
+    assert evaluate(compiled.program, txns[19]).fired == ["e1999"]
     check_all(compiled, txns)
 
 
