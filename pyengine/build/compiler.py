@@ -55,18 +55,18 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         raise BuildError(f"{what} did not finish within {TIMEOUT_SECONDS} s") from exc
     except subprocess.CalledProcessError as exc:
         output = (exc.stdout or "") + (exc.stderr or "")
-        origin = _too_large(output)
+        origin = _too_large_origin(output)
         if origin:
             raise CodeTooLarge(origin) from exc
         tail = "\n".join(output.strip().splitlines()[-40:])
         raise BuildError(f"{what} failed (exit {exc.returncode}):\n{tail}") from exc
 
 
-_TOO_LARGE = re.compile(r"^(\S+\.java):(\d+): error: code too large$", re.MULTILINE)
+_TOO_LARGE = re.compile(r"^(.+\.java):(\d+): error: code too large$", re.MULTILINE)
 _NAMED = re.compile(r"/\*\* ((?:rule|table) \S+ \([^)]*\))")
 
 
-def _too_large(output: str) -> str | None:
+def _too_large_origin(output: str) -> str | None:
     """The rule or table, ``rule ID (FILE:LINE)``, of the first method javac found too
     large, from the comment the generator puts above each method; None if none was."""
     found = _TOO_LARGE.search(output)

@@ -24,8 +24,8 @@ MAX_DEPTH = 64  # deeper nesting is almost surely generated garbage; it also bou
 # about 350 levels, javac on a chain of int additions from about 150. Chains of && and
 # || are built balanced (_balanced), so long lists of alternatives stay shallow.
 MAX_HEIGHT = 100
-# javac refuses a method of more than 64 KB of bytecode ("code too large"), a rule's
-# condition of 5,000 alternatives (15,000 nodes), and crashes on 20,000 of them.
+# javac refuses a method of more than 64 KB of bytecode ("code too large"): a rule's
+# condition of 5,000 alternatives (20,000 nodes); it crashed on 20,000 of them.
 MAX_NODES = 10_000
 
 _RELATIONS = ("==", "!=", "<", "<=", ">", ">=", "in")
