@@ -152,6 +152,9 @@ PARQUET: dict[str, tuple[pa.Table | bytes, dict[str, Any]]] = {
     "large_and_dictionary_strings": (_table(currency=pa.array(["USD"], pa.large_string()),
                                             country=pa.array(["US"]).dictionary_encode()), {}),
     "no_rows": (_table().slice(0, 0), {}),
+    "repeated_column": (pa.Table.from_arrays([*_table().columns, pa.array(["13.00"])],
+                                             [*_table().column_names, "amount"]),
+                        {"error": "the Parquet schema repeats 'amount'"}),
     "truncated": (b"", {"error": "cannot be read"}),  # filled from a good file below
     "empty": (b"", {"error": "cannot be read"}),
     "not_parquet": (b"PAR1 but nothing else", {"error": "cannot be read"}),
