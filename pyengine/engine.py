@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
+from pyengine.batch.inputs import refuse_repeats
 from pyengine.batch.malloc import tune_malloc
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
@@ -107,6 +108,7 @@ class Engine:
         """
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
+        refuse_repeats("<table>", "table", table.column_names)
         workers = workers or default_workers()
         n = table.num_rows
         if chunk_rows is None:

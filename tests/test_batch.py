@@ -326,6 +326,15 @@ def test_chunk_rows_below_one_are_refused(engine: Engine) -> None:
         engine.evaluate_batch(pa.Table.from_pylist(sample_rows(10)), chunk_rows=-5)
 
 
+def test_a_table_naming_a_column_twice_is_refused(engine: Engine) -> None:
+    from pyengine.batch.inputs import InputError
+
+    table = pa.Table.from_pylist(sample_rows(10))
+    twice = table.append_column("amount", table.column("amount"))
+    with pytest.raises(InputError, match="<table>: the table repeats 'amount'"):
+        engine.evaluate_batch(twice)
+
+
 def test_worker_threads_serve_every_batch_until_close(examples_compiled: Any) -> None:
     table = pa.Table.from_pylist(sample_rows(300))
 

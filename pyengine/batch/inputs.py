@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,7 @@ def read_input(path: Path, batch_rows: int,
 def _parquet(file: Path, batch_rows: int, start: int,
              dictionary: Collection[str]) -> Iterator[Parsed]:
     schema = pq.read_schema(file)
-    _refuse_repeats(file, "Parquet schema", schema.names)
+    refuse_repeats(file, "Parquet schema", schema.names)
     # Parquet stores repetitive strings as dictionaries already: reading them so skips
     # building one Python-visible string per row, and Java decodes each value once.
     strings = [f.name for f in schema if f.name in dictionary
@@ -124,15 +125,16 @@ def _csv_header(file: Path, line: bytes) -> tuple[str, ...]:
     if not header.strip():
         return ()
     names = _csv_names(header)
-    _refuse_repeats(file, "CSV header", names)
+    refuse_repeats(file, "CSV header", names)
     return tuple(names)
 
 
-def _refuse_repeats(file: Path, what: str, names: list[str]) -> None:
-    """A column named twice: which of the two would be the field is anyone's guess."""
-    repeated = sorted({n for n in names if names.count(n) > 1})
+def refuse_repeats(source: Path | str, what: str, names: list[str]) -> None:
+    """InputError for a column named twice: which of the two would be the field is
+    anyone's guess."""
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
-        raise InputError(f"{file}: the {what} repeats {', '.join(map(repr, repeated))}")
+        raise InputError(f"{source}: the {what} repeats {', '.join(map(repr, repeated))}")
 
 
 def _csv_names(header: str) -> list[str]:
