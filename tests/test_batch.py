@@ -678,6 +678,25 @@ def test_explain_and_generate_cli(tmp_path: Path) -> None:
     assert one.read_bytes() == two.read_bytes()
 
 
+@pytest.mark.parametrize(("line", "reason"), [
+    ("not json", "Expecting value"),
+    ("[1, 2]", "a JSON object with a 'record' is expected"),
+    ('{"position": 3}', "a JSON object with a 'record' is expected"),
+    ("[" * 5_000 + "]" * 5_000, "nested too deeply"),
+])
+def test_dlq_replay_refuses_lines_that_are_not_dead_letters(tmp_path: Path, line: str,
+                                                            reason: str) -> None:
+    from pyengine.batch.inputs import InputError
+    from pyengine.batch.replay import prepare_replay
+
+    (tmp_path / "out").mkdir()
+    good = json.dumps({"position": 0, "source": "a.jsonl", "record": {"id": "x"}})
+    (tmp_path / "out" / "dlq.jsonl").write_text(f"{good}\n{line}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"dlq.jsonl:2: not a dead letter: {reason}"):
+        prepare_replay(tmp_path / "out", tmp_path / "out2")
+    assert not (tmp_path / "out2" / "replay-input.jsonl").exists()
+
+
 def test_dlq_replay_after_fixing_the_rules(tmp_path: Path) -> None:
     import shutil
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyengine.batch.inputs import InputError
 from pyengine.batch.job import DLQ, JobConfig
+from pyengine.records import parse_json
 
 REPLAY_INPUT = "replay-input.jsonl"
 
@@ -32,10 +33,13 @@ def prepare_replay(out: Path, out2: Path) -> Path:
     with open(source, encoding="utf-8", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, start=1):
             try:
-                letter = json.loads(line)
-                record = letter["record"]
-            except (ValueError, KeyError, TypeError) as exc:
+                letter = parse_json(line)  # ValueError also for JSON nested too deeply
+            except ValueError as exc:
                 raise InputError(f"{source}:{number}: not a dead letter: {exc}") from exc
+            if not isinstance(letter, dict) or "record" not in letter:
+                raise InputError(f"{source}:{number}: not a dead letter: a JSON object with "
+                                 "a 'record' is expected")
+            record = letter["record"]
             lines.append(record if isinstance(record, str) else json.dumps(record))
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text("".join(line.replace("\n", " ") + "\n" for line in lines), encoding="utf-8",
