@@ -106,6 +106,20 @@ def test_an_output_that_cannot_be_written_is_a_build_error(tmp_path: Path) -> No
     assert isinstance(info.value.__cause__, OSError)
 
 
+def test_the_cache_key_covers_the_code_generator() -> None:
+    # A change to the Python that writes the Java changes the jar as a template's does:
+    # the cache must not hand back the jar of the generator before it.
+    import pyengine.codegen.expr
+    import pyengine.lang.parser
+    import pyengine.spec.resolver
+
+    files = build_mod.toolchain_files()
+    for module in (pyengine.codegen.expr, pyengine.lang.parser, pyengine.spec.resolver):
+        assert Path(str(module.__file__)).resolve() in files
+    assert any(p.name == "Rules.java.j2" for p in files)
+    assert any(p.name == "Ops.java" for p in files)
+
+
 def test_cache_is_by_normalized_content(tmp_path: Path) -> None:
     rules = write_rules(tmp_path / "r", {"c.yaml": one_rule("mcc > 1")})
     first = build_rules(rules, tmp_path / "a", "javac")

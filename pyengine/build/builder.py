@@ -59,12 +59,24 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyengine"
 
 
+# The Python that turns rules into Java: a change there changes the jar as surely as a
+# template's does, and must not find the jar of the code before it in the cache.
+_GENERATING = ("codegen", "lang", "spec")
+
+
+def toolchain_files() -> list[Path]:
+    """The files a jar depends on besides the rules: templates, Java runtime, build
+    script, and the Python of _GENERATING."""
+    package = Path(__file__).resolve().parent.parent
+    return (sorted(resources.templates_dir().rglob("*.j2"))
+            + sorted(resources.java_runtime_dir().rglob("*.java")) + [resources.build_gradle()]
+            + sorted(path for name in _GENERATING for path in (package / name).rglob("*.py")))
+
+
 def toolchain_fingerprint() -> str:
-    """Changes whenever pyengine's templates, runtime or build script change."""
+    """Changes whenever one of toolchain_files() or pyengine's version changes."""
     h = hashlib.sha256(__version__.encode())
-    files = sorted(resources.templates_dir().rglob("*.j2")) + sorted(
-        resources.java_runtime_dir().rglob("*.java")) + [resources.build_gradle()]
-    for path in files:
+    for path in toolchain_files():
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
