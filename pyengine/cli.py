@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyengine import __version__
+from pyengine.batch import MAX_DURATION_SECONDS
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
 from pyengine.kafka.url import is_kafka
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 Command = Callable[[argparse.Namespace], int]
-MAX_DURATION = 366 * 24 * 3600  # --sla and --stop-when-idle, in seconds
 
 # Before pyarrow is imported (commands import it when they run), which starts Arrow's
 # allocator, mimalloc: with transparent huge pages, each 2 MiB it gives back to the
@@ -302,7 +302,7 @@ def _duration(text: str) -> float:
                    else float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 2h, 30m, 90s)") from None
-    if not 0 < seconds <= MAX_DURATION:  # also NaN
+    if not 0 < seconds <= MAX_DURATION_SECONDS:  # also NaN
         raise argparse.ArgumentTypeError(f"not a duration from 0 to 366 days: {text!r}")
     return seconds
 

@@ -12,3 +12,6 @@ synthetic transactions.
 # Here, not in ``parts``, so that the command line offers them without importing Arrow.
 COMPRESSIONS = ("zstd", "snappy", "lz4", "none")
 DEFAULT_COMPRESSION = COMPRESSIONS[0]
+# The longest duration a job takes (--sla, --stop-when-idle): the report projects the
+# records an SLA window holds, and an endless window has no count.
+MAX_DURATION_SECONDS = 366 * 24 * 3600

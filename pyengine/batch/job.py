@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION
+from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION, MAX_DURATION_SECONDS
 from pyengine.batch.chunk import Batch, ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Parsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
@@ -52,10 +52,6 @@ def dictionary_fields(program: Program) -> set[str]:
     read (Java decodes each value once); the others (ids) stay plain."""
     return {name for name, f in program.schema.fields.items()
             if f.type.kind == "string" and name in program.read_fields}
-
-
-# The report projects the records an SLA window holds: an endless window has no count.
-MAX_SLA_SECONDS = 366 * 24 * 3600
 
 
 class ConfigError(PyEngineError):
@@ -78,9 +74,9 @@ class JobConfig:
         if self.compression not in COMPRESSIONS:
             raise OutputError(f"compression {self.compression!r}: not one of "
                               f"{', '.join(COMPRESSIONS)}")
-        if not 0 < self.sla_seconds <= MAX_SLA_SECONDS:  # also NaN
+        if not 0 < self.sla_seconds <= MAX_DURATION_SECONDS:  # also NaN
             raise ConfigError(f"an SLA of {self.sla_seconds!r} s: it must be more than 0 "
-                              f"and at most {MAX_SLA_SECONDS:,} s (366 days)")
+                              f"and at most {MAX_DURATION_SECONDS:,} s (366 days)")
 
 
 @dataclass
