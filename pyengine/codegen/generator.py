@@ -214,9 +214,14 @@ def method_origin(program: Program, origin: str) -> tuple[str, Pos] | None:
         items: list[tuple[str, Rule | Table]] = [*(("rule", r) for r in rs.rules),
                                                  *(("table", t) for t in rs.tables)]
         for kind, item in items:
-            if origin == f"{kind} {item.id} ({_where(item.pos, program)})":
+            if origin == javatext.comment(_origin(kind, item, program)):
                 return kind, item.pos
     return None
+
+
+def _origin(kind: str, item: Rule | Table, program: Program) -> str:
+    """``rule ID (FILE:LINE)``: how the comment above a rule's or table's method starts."""
+    return f"{kind} {item.id} ({_where(item.pos, program)})"
 
 
 def _where(pos: Pos, program: Program) -> str:
@@ -273,7 +278,7 @@ def _table_view(program: Program, index: int, t: Table, gen: JavaExpr) -> TableV
                                                        t.outputs, strict=True)]
     return TableView(
         index, index, t.id,
-        javatext.comment(f"table {t.id} ({_where(t.pos, program)}), hit policy {t.hit}"
+        javatext.comment(f"{_origin('table', t, program)}, hit policy {t.hit}"
                          + (f", aggregate {t.aggregate}" if t.aggregate else "")),
         t.hit, t.aggregate,
         [(jtype(e.type), gen.expr(e.node)) for e in t.inputs], outputs, rows, default,
@@ -303,7 +308,7 @@ def _rule_view(program: Program, bit: int, r: Rule, gen: JavaExpr) -> RuleView:
         sets.append((name, jtype(col), value))
     return RuleView(
         bit, r.id, f"rule_{r.id}",
-        javatext.comment(f"rule {r.id} ({_where(r.pos, program)}), priority {r.priority}"
+        javatext.comment(f"{_origin('rule', r, program)}, priority {r.priority}"
                          + (", hot" if r.hot else "")),
         javatext.comment(r.reason or ""),
         gen.expr(r.when.node), f"Actions.{r.action.upper()}", sets,
