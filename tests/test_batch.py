@@ -166,6 +166,49 @@ def test_output_columns_of_every_kind_hold_the_reference_values(tmp_path: Path) 
     assert all(0 < n < len(rows) for n in empty.values()), empty
 
 
+# A collect table of 1,500 rows of decimals: a result row has room for 24 KB of them.
+LONG_LISTS = """\
+    ruleset: c
+    rules:
+      - id: big
+        when: mcc > 5
+        action: review
+    tables:
+      - id: fees
+        hit: collect
+        inputs: [amount]
+        outputs: {{fees: decimal(2)}}
+        rows:
+          - ['> 0.00', '0.50']
+{rows}
+    """
+
+
+def test_rules_with_long_lists_are_evaluated_in_calls_that_java_can_take(
+        tmp_path: Path) -> None:
+    # A Java buffer holds 2 GiB: 89,478 such rows. A call of 100,000 rows failed with
+    # Java's "capacity < 0" (a traceback from `run`); calls are now cut at what fits.
+    from pyengine.engine import load
+
+    never = "\n".join(f"          - ['< -{i}.00', '{i}.50']" for i in range(1, 1500))
+    rules = write_rules(tmp_path / "r", {"c.yaml": LONG_LISTS.format(rows=never)})
+    engine = load(rules, builder="javac")
+    assert engine.compiled.max_chunk_rows == (2**31 - 1) // (1500 * 16) == 89_478
+    n = 100_000
+    table = pa.Table.from_pylist([TXN]).take([0] * n)
+    batch = engine.evaluate_batch(table, workers=2, chunk_rows=n)
+    assert batch.results.column("position").to_pylist() == list(range(n))
+    fees = batch.results.column("fees").combine_chunks()
+    assert fees.flatten().unique().to_pylist() == [Decimal("0.50")]
+    assert fees.value_lengths().unique().to_pylist() == [1]
+    pq.write_table(table, tmp_path / "in.parquet")
+    report = run_job(engine, JobConfig(tmp_path / "in.parquet", tmp_path / "out", 2,
+                                       chunk_rows=n))
+    assert report["results"] == n
+    written = pq.read_table(tmp_path / "out" / "results")
+    assert written.select(["position", "fees"]).equals(batch.results.select(["position", "fees"]))
+
+
 def arrow_value(value: Any, t: Type) -> Any:
     """A reference evaluator's output value as a results column gives it back."""
     if value is None:
@@ -243,26 +286,27 @@ ONE_RULE = """\
 """
 
 
-@given(st.integers(0, 10**8), st.integers(1, 64))
-def test_a_table_is_cut_into_staggered_chunks_that_shrink_towards_its_end(rows: int,
-                                                                          workers: int) -> None:
-    plan = chunk_plan(rows, workers)
+@given(st.integers(0, 10**8), st.integers(1, 64),
+       st.sampled_from([MAX_CHUNK_ROWS, 89_478, 20_000]))
+def test_a_table_is_cut_into_staggered_chunks_that_shrink_towards_its_end(
+        rows: int, workers: int, largest: int) -> None:
+    plan = chunk_plan(rows, workers, largest)
     end = 0
     for start, size in plan:  # every row once, in order
         assert start == end
         end += size
     assert end == rows
     sizes = [size for _, size in plan]
-    assert all(0 < size <= MAX_CHUNK_ROWS for size in sizes)
+    assert all(0 < size <= largest for size in sizes)
     staggered = workers - 1  # the first chunks of all workers but one start them apart
     for k, size in enumerate(sizes[:staggered]):
-        assert size <= max(1, MAX_CHUNK_ROWS * (k + 1) // workers)
+        assert size <= max(1, largest * (k + 1) // workers)
     then = sizes[staggered:-1]  # (the last chunk takes what is left)
     assert then == sorted(then, reverse=True)
     for start, size in plan:
         left = rows - start
         if workers == 1:
-            assert size == min(left, MAX_CHUNK_ROWS)
+            assert size == min(left, largest)
         else:  # at most 2/3 of a worker's share of what is left, unless that is small
             assert size <= max(MIN_CHUNK_ROWS, -(-2 * left // (3 * workers)))
 

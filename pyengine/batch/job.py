@@ -348,7 +348,8 @@ class Job:
 
     def _units(self) -> Iterator[tuple[int, Parsed]]:
         """(segment, records) pairs from the resume point on, cut at segment and chunk ends."""
-        every, chunk = self.config.checkpoint_every, self.config.chunk_rows
+        every = self.config.checkpoint_every
+        chunk = min(self.config.chunk_rows, self.engine.compiled.max_chunk_rows)
         resume = self.state.next_position
         for item in read_input(self.config.input, chunk, dictionary_fields(self.engine.program)):
             start, rows = item.start, len(item)

@@ -177,6 +177,7 @@ class BoundChunk:
 # The Chunk methods bindAll calls, by number (Chunk.bindAll).
 BIND_CALLS = ("bindInput", "bindMask", "bindResults", "bindOutput", "bindPositions")
 _WINDOW_MAX = 2**31 - 1  # a ByteBuffer's capacity is an int
+_INPUT_BYTES = 16  # the widest input value, a decimal as Arrow's decimal128
 
 
 def pack_bindings(bindings: list[tuple[str, list[Any]]]) -> tuple[Any, Any, list[np.ndarray]]:
@@ -301,6 +302,17 @@ class CompiledRules:
         self.outputs = list(program.outputs.items())
         self.capacity = {name: program.list_capacity(name) for name in program.outputs}
         self.threads = PerThread(self)  # this thread's evaluators, made on first use
+
+    @functools.cached_property
+    def max_chunk_rows(self) -> int:
+        """The most rows one Java call takes. Each array of a chunk reaches Java in a
+        direct buffer, whose size is an int (2 GiB), and the result arrays have room for
+        every row's longest lists: a rule set of many rules, or a ``collect`` table of many
+        rows, needs many bytes a row (1,500 rows of decimals: 24 KB, 89,478 rows a call)."""
+        widest = max([_INPUT_BYTES, 4 * self.program.max_fired] + [
+            self.capacity[name] * _words(t) * np.dtype(NUMPY_DTYPES[java_kind(t)]).itemsize
+            for name, t in self.outputs])
+        return max(1, _WINDOW_MAX // widest)
 
     @functools.cached_property
     def json_reader(self) -> JsonRecordsReader | None:

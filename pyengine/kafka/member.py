@@ -264,6 +264,7 @@ class Member:
         result's or dead letter's position is its message's index in ``batch``."""
         values = JsonLines([m.value() or b"" for m in batch])
         size = max(1, -(-len(values) // max(1, self.config.workers)))
+        size = min(size, self.engine.compiled.max_chunk_rows)
         chunks = [(s, values[s:s + size]) for s in range(0, len(values), size)]
         return run_chunks(self.engine, chunks, self.config.workers,
                           source=self.config.input.topic)
