@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyengine import __version__
-from pyengine.batch import MAX_DURATION_SECONDS
+from pyengine.batch import MAX_DURATION_SECONDS, MAX_WORKERS
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
 from pyengine.kafka.url import is_kafka
 
@@ -89,7 +89,7 @@ def _add_run(sub: Subcommands) -> None:
     p.add_argument("--output", required=True, metavar="OUT",
                    help="a directory; or kafka://HOST:PORT/TOPIC for results")
     _add_kafka_options(p.add_argument_group("Kafka mode"))
-    p.add_argument("--workers", type=_positive, default=None,
+    p.add_argument("--workers", type=_workers, default=None,
                    help="worker threads (default: the number of cores)")
     p.add_argument("--checkpoint-every", type=_positive, default=1_000_000, metavar="N",
                    help="records per checkpoint and results part (default 1000000)")
@@ -130,7 +130,7 @@ def _add_dlq(sub: Subcommands) -> None:
     p.add_argument("out", metavar="OUT", type=Path, help="the output of a run")
     p.add_argument("--rules", required=True, type=Path, metavar="DIR")
     p.add_argument("--output", required=True, type=Path, metavar="OUT2")
-    p.add_argument("--workers", type=_positive, default=None)
+    p.add_argument("--workers", type=_workers, default=None)
     p.add_argument("--sla", type=_duration, default=7200.0, metavar="DURATION")
     _compression_option(p)
     p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
@@ -182,7 +182,7 @@ def _add_bench_scaling(bench_sub: Subcommands) -> None:
                       help="throughput against worker threads",
                       description="The scaling matrix: evaluate_batch on an in-memory table "
                       "with each worker count; writes scaling.json and scaling.png to --out.")
-    p.add_argument("--workers", type=_counts, default=[1, 2, 4, 8, 16, 24, 32],
+    p.add_argument("--workers", type=_worker_counts, default=[1, 2, 4, 8, 16, 24, 32],
                    metavar="1,2,4,...", help="worker counts (default 1,2,4,8,16,24,32)")
     p.add_argument("--runs", type=_positive, default=3, help="runs per count (median)")
 
@@ -210,7 +210,7 @@ def _add_bench_compare(bench_sub: Subcommands) -> None:
                       "the Java loop, one call per transaction, the reference evaluator, the "
                       "rules translated to polars and to ZEN; each checked to give the same "
                       "decisions. Writes compare.json and compare.png to --out.")
-    p.add_argument("--workers", type=_counts, default=None, metavar="1,2,...",
+    p.add_argument("--workers", type=_worker_counts, default=None, metavar="1,2,...",
                    help="evaluate_batch worker counts (default 1..cores)")
     p.add_argument("--runs", type=_positive, default=3, help="runs per batch lane (median)")
     p.add_argument("--sample", type=_positive, default=20_000, metavar="N",
@@ -273,18 +273,28 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _positive(text: str) -> int:
+def _positive(text: str, most: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if most is not None and value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
     return value
 
 
 def _counts(text: str) -> list[int]:
     return [_positive(part) for part in text.split(",")]
+
+
+def _workers(text: str) -> int:
+    return _positive(text, MAX_WORKERS)
+
+
+def _worker_counts(text: str) -> list[int]:
+    return [_workers(part) for part in text.split(",")]
 
 
 def _compression_option(parser: argparse.ArgumentParser) -> None:

@@ -18,9 +18,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from pyengine.batch import MAX_WORKERS
 from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
 from pyengine.batch.inputs import refuse_repeats
 from pyengine.batch.malloc import tune_malloc
+from pyengine.errors import ConfigError
 from pyengine.jvm.rules import CompiledRules
 from pyengine.pipeline import compile_rules
 
@@ -37,11 +39,19 @@ class BatchResult:
 
 
 def default_workers() -> int:
-    """The number of cores this process may use."""
+    """The number of cores this process may use (at most ``MAX_WORKERS``)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
+
+
+def check_workers(workers: int) -> int:
+    """``workers`` itself, if a run can use that many worker threads; else ConfigError."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"{workers!r} workers: from 1 to {MAX_WORKERS} are allowed")
+    return workers
 
 
 class Engine:
@@ -110,7 +120,7 @@ class Engine:
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
         refuse_repeats("<table>", "table", table.column_names)
-        workers = workers or default_workers()
+        workers = default_workers() if workers is None else check_workers(workers)
         n = table.num_rows
         largest = self.compiled.max_chunk_rows
         if chunk_rows is None:
@@ -119,7 +129,7 @@ class Engine:
             step = min(chunk_rows, largest)
             plan = [(start, step) for start in range(0, n, step)]
         else:  # a negative step would make no chunks, and no results, silently
-            raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
+            raise ConfigError(f"chunk_rows must be at least 1, not {chunk_rows}")
         # combine_chunks() leaves one batch per (non-empty) slice
         chunks = [(start, table.slice(start, size).combine_chunks().to_batches()[0])
                   for start, size in plan]

@@ -107,6 +107,11 @@ class BuildError(PyEngineError):
     """Compiling the generated Java failed (Gradle or javac), or no JDK was usable."""
 
 
+class ConfigError(PyEngineError, ValueError):
+    """A setting no run can use, such as an SLA of no time or more workers than allowed
+    (a ``ValueError`` too, as for any argument out of its range)."""
+
+
 class JvmError(PyEngineError):
     """The JVM could not be started or a Java call failed unexpectedly."""
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pyengine.batch.generate import write_transactions
 from pyengine.batch.job import JobConfig, run_job
 from pyengine.engine import MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Engine, chunk_plan
-from pyengine.errors import EvaluationError, RecordError, SchemaViolation
+from pyengine.errors import ConfigError, EvaluationError, RecordError, SchemaViolation
 from pyengine.lang.types import Type
 from pyengine.reference.evaluator import evaluate
 from pyengine.reliability.crash import checkpoint_position
@@ -366,7 +366,7 @@ def test_nan_and_infinities_are_dead_letters_naming_the_first_bad_field(
 
 
 def test_chunk_rows_below_one_are_refused(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="chunk_rows must be at least 1, not -5"):
+    with pytest.raises(ConfigError, match="chunk_rows must be at least 1, not -5"):
         engine.evaluate_batch(pa.Table.from_pylist(sample_rows(10)), chunk_rows=-5)
 
 
@@ -584,10 +584,30 @@ def test_unknown_compression_is_refused(tmp_path: Path) -> None:
 def test_an_sla_of_no_time_or_forever_is_refused(tmp_path: Path, sla: float) -> None:
     # The report projects the records an SLA window holds (a NaN or endless window
     # failed there, at the end of the run).
-    from pyengine.batch.job import ConfigError
-
     with pytest.raises(ConfigError, match="it must be more than 0 and at most 31,622,400 s"):
         JobConfig(tmp_path / "in.parquet", tmp_path / "out", 1, sla_seconds=sla)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"workers": 0}, "0 workers: from 1 to 256 are allowed"),
+    ({"workers": 257}, "257 workers: from 1 to 256 are allowed"),
+    ({"workers": 2, "checkpoint_every": 0}, "checkpoint_every must be at least 1, not 0"),
+    ({"workers": 2, "chunk_rows": -5}, "chunk_rows must be at least 1, not -5"),
+])
+def test_a_job_of_no_or_too_many_workers_or_empty_chunks_is_refused(
+        tmp_path: Path, settings: dict[str, int], message: str) -> None:
+    # Each worker holds chunks in memory; a chunk of 0 rows never ended, and a
+    # checkpoint every 0 records divided by 0.
+    with pytest.raises(ConfigError, match=message):
+        JobConfig(tmp_path / "in.parquet", tmp_path / "out", **settings)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 257])
+def test_evaluate_batch_refuses_no_or_too_many_workers(engine: Engine, workers: int) -> None:
+    table = pa.Table.from_pylist([TXN])
+    with pytest.raises(ConfigError, match=f"{workers} workers: from 1 to 256 are allowed"):
+        engine.evaluate_batch(table, workers=workers)
+    assert isinstance(ConfigError("x"), ValueError)  # an argument out of its range
 
 
 def test_output_of_another_job_is_refused(tmp_path: Path, engine: Engine) -> None:
@@ -689,6 +709,11 @@ def test_cli_run_json_and_strict_sla(tmp_path: Path) -> None:
                                  cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert refused.returncode == 2, sla
         assert "argument --sla: not a duration from 0 to 366 days" in refused.stderr
+    for workers, why in (("0", "at least 1, got 0"), ("257", "at most 256, got 257")):
+        refused = subprocess.run([sys.executable, "-m", "pyengine", *base, "--output",
+                                  str(tmp_path / "d"), f"--workers={workers}"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2 and f"argument --workers: must be {why}" in refused.stderr
     missing = subprocess.run([sys.executable, "-m", "pyengine", *base[:4], str(tmp_path / "no"),
                               "--output", str(tmp_path / "c"), "--builder", "javac"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)

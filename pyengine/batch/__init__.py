@@ -15,3 +15,7 @@ DEFAULT_COMPRESSION = COMPRESSIONS[0]
 # The longest duration a job takes (--sla, --stop-when-idle): the report projects the
 # records an SLA window holds, and an endless window has no count.
 MAX_DURATION_SECONDS = 366 * 24 * 3600
+# The most worker threads a job or evaluate_batch runs: each holds chunks in memory
+# (a run keeps up to 2 x workers + 2 chunks in flight and as many waiting to be
+# written), so a mistyped count would take the memory bound away with it.
+MAX_WORKERS = 256

@@ -36,8 +36,8 @@ from pyengine.batch import COMPRESSIONS, DEFAULT_COMPRESSION, MAX_DURATION_SECON
 from pyengine.batch.chunk import Batch, ChunkOutput, process_chunk
 from pyengine.batch.inputs import InputError, Parsed, input_files, read_input
 from pyengine.batch.parts import PartWriter, Segment
-from pyengine.engine import Engine
-from pyengine.errors import PyEngineError
+from pyengine.engine import Engine, check_workers
+from pyengine.errors import ConfigError, PyEngineError
 from pyengine.spec.program import ACTIONS, Program
 
 CHECKPOINT = "checkpoint.json"
@@ -54,10 +54,6 @@ def dictionary_fields(program: Program) -> set[str]:
             if f.type.kind == "string" and name in program.read_fields}
 
 
-class ConfigError(PyEngineError):
-    """A job was asked for what no run can do, such as an SLA of no time."""
-
-
 @dataclass
 class JobConfig:
     """What ``run`` was asked to do."""
@@ -71,6 +67,10 @@ class JobConfig:
     compression: str = DEFAULT_COMPRESSION  # of the results' Parquet files (COMPRESSIONS)
 
     def __post_init__(self) -> None:
+        check_workers(self.workers)
+        for name in ("checkpoint_every", "chunk_rows"):  # 0 never ended, or divided by 0
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)!r}")
         if self.compression not in COMPRESSIONS:
             raise OutputError(f"compression {self.compression!r}: not one of "
                               f"{', '.join(COMPRESSIONS)}")
@@ -305,7 +305,7 @@ class Job:
         # Each segment's part file is written on its own thread while the workers carry
         # on (several segments may be writing at once); checkpoints follow strictly in
         # segment order. ``slots`` bounds the chunk tables waiting for a writer.
-        workers = max(1, self.config.workers)
+        workers = self.config.workers
         slots = threading.BoundedSemaphore(2 * workers + 2)
         closing: deque[Segment] = deque()
         current: Segment | None = None
@@ -365,7 +365,7 @@ class Job:
         """(segment, chunk output) in input order, evaluated with bounded look-ahead on the
         worker pool."""
         in_flight: deque[tuple[int, Future[ChunkOutput]]] = deque()
-        limit = 2 * max(1, self.config.workers) + 2
+        limit = 2 * self.config.workers + 2
         compiled, layout = self.engine.compiled, self.engine.layout
 
         def drain(keep: int) -> Iterator[tuple[int, ChunkOutput]]:

@@ -33,7 +33,7 @@ import pyarrow as pa
 from pyengine.batch.chunk import ChunkOutput
 from pyengine.batch.job import Progress, Tally
 from pyengine.batch.jsonlines import JsonLines
-from pyengine.engine import Engine, run_chunks
+from pyengine.engine import Engine, check_workers, run_chunks
 from pyengine.jvm.jsontext import JsonRowsWriter
 from pyengine.kafka.generate import ensure_topic, produce
 from pyengine.kafka.url import KafkaError, KafkaUrl
@@ -54,6 +54,9 @@ class MemberConfig:
     member: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     transaction_timeout_ms: int = 10_000
     session_timeout_ms: int = 10_000
+
+    def __post_init__(self) -> None:
+        check_workers(self.workers)
 
 
 @dataclass
@@ -263,7 +266,7 @@ class Member:
         """Evaluate the messages' values as JSON records, one chunk per worker; a
         result's or dead letter's position is its message's index in ``batch``."""
         values = JsonLines([m.value() or b"" for m in batch])
-        size = max(1, -(-len(values) // max(1, self.config.workers)))
+        size = max(1, -(-len(values) // self.config.workers))
         size = min(size, self.engine.compiled.max_chunk_rows)
         chunks = [(s, values[s:s + size]) for s in range(0, len(values), size)]
         return run_chunks(self.engine, chunks, self.config.workers,
