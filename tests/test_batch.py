@@ -635,6 +635,53 @@ def test_output_of_another_job_is_refused(tmp_path: Path, engine: Engine) -> Non
         run_job(engine, JobConfig(first, tmp_path / "out", 1, 50, 50))
 
 
+def test_an_output_holding_other_files_or_being_a_file_is_refused_untouched(
+        tmp_path: Path, engine: Engine) -> None:
+    # A run wrote its files among the user's (`--output /` filled the root), and a
+    # dlq.jsonl it had not written was truncated to the checkpoint's 0 bytes.
+    from pyengine.batch.job import OutputMismatch
+
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 100, seed=1)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("notes.txt", "dlq.jsonl", "a", "b"):
+        (mine / name).write_text("keep me")
+    with pytest.raises(OutputMismatch, match=r"mine: holds files of no run \(a, b, dlq.jsonl, "
+                                             r"\.\.\.\); choose a new or empty --output"):
+        run_job(engine, JobConfig(source, mine, 1))
+    assert sorted(p.name for p in mine.iterdir()) == ["a", "b", "dlq.jsonl", "notes.txt"]
+    assert {(mine / n).read_text() for n in ("notes.txt", "dlq.jsonl")} == {"keep me"}
+    with pytest.raises(OutputMismatch, match=r"in\.parquet: not a directory"):
+        run_job(engine, JobConfig(source, source, 1))
+    # What a run killed before its first checkpoint leaves is its own: it resumes there.
+    early = tmp_path / "early"
+    (early / "results").mkdir(parents=True)
+    (early / "checkpoint.json.tmp").write_text("{")
+    (early / "report.json").write_text("{}")
+    report = run_job(engine, JobConfig(source, early, 1))
+    assert report["complete"] and report["input_records"] == 100
+
+
+def test_dlq_replay_into_its_own_run_or_among_other_files_is_refused(
+        tmp_path: Path, engine: Engine) -> None:
+    from pyengine.batch.inputs import InputError
+    from pyengine.batch.job import OutputMismatch
+    from pyengine.batch.replay import prepare_replay
+
+    source = tmp_path / "in.jsonl"
+    write_transactions(source, 300, seed=3, bad_fraction=0.1)
+    run_job(engine, JobConfig(source, tmp_path / "out", 1))
+    with pytest.raises(InputError, match="out: the output of the run replayed"):
+        prepare_replay(tmp_path / "out", tmp_path / "out")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("keep me")
+    with pytest.raises(OutputMismatch, match=r"other: holds files of no run \(x.txt\)"):
+        prepare_replay(tmp_path / "out", tmp_path / "other")
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["x.txt"]
+    assert not (tmp_path / "out" / "replay-input.jsonl").exists()
+
+
 def run_cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "pyengine", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -136,6 +136,31 @@ class OutputMismatch(InputError):
     """OUT holds a run of other rules, another input or another checkpoint size."""
 
 
+# What a run leaves in OUT before its first checkpoint is in place: its (empty) results
+# directory, the checkpoint being written, and the report of a run that failed there.
+_BEFORE_CHECKPOINT = {RESULTS, CHECKPOINT + ".tmp", REPORT, REPORT + ".tmp"}
+
+
+def check_output(out: Path, input_path: Path | None = None) -> None:
+    """Refuse an OUT that no run may write into: a file, or a directory without a
+    checkpoint that holds anything but a run's first files (and ``input_path``, the
+    input that ``dlq replay`` keeps there). Without this check a run wrote its files
+    among the user's, and resuming truncated a ``dlq.jsonl`` it had not written."""
+    if out.exists() and not out.is_dir():
+        raise OutputMismatch(f"{out}: not a directory; --output names the directory the run "
+                             "writes")
+    if not out.is_dir() or (out / CHECKPOINT).exists():
+        return
+    own = input_path.resolve() if input_path is not None else None
+    with _writing(out):
+        others = sorted(e.name for e in out.iterdir()
+                        if e.name not in _BEFORE_CHECKPOINT and e.resolve() != own)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise OutputMismatch(f"{out}: holds files of no run ({shown}); choose a new or "
+                             "empty --output")
+
+
 def fingerprint(path: Path) -> list[list[Any]]:
     """Names, sizes and modification times of the input files."""
     return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in input_files(path)]
@@ -265,6 +290,7 @@ class Job:
     # -- running ---------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run (or resume) to the end; returns the report."""
+        check_output(self.out, self.config.input)
         with _writing(self.out):
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / RESULTS).mkdir(exist_ok=True)

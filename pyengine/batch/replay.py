@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from pyengine.batch.inputs import InputError
-from pyengine.batch.job import DLQ, JobConfig
+from pyengine.batch.job import DLQ, JobConfig, check_output
 from pyengine.records import parse_json
 
 REPLAY_INPUT = "replay-input.jsonl"
@@ -28,6 +28,9 @@ def prepare_replay(out: Path, out2: Path) -> Path:
     target = out2 / REPLAY_INPUT
     if target.exists():
         return target
+    if out2.resolve() == out.resolve():
+        raise InputError(f"{out2}: the output of the run replayed; choose a new --output")
+    check_output(out2)
     out2.mkdir(parents=True, exist_ok=True)
     lines = []
     with open(source, encoding="utf-8", errors="surrogateescape") as fh:
