@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pyengine import __version__
 from pyengine.batch import MAX_DURATION_SECONDS, MAX_WORKERS
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
+from pyengine.kafka import MAX_BATCH_SIZE
 from pyengine.kafka.url import is_kafka
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _add_kafka_options(kafka: argparse._ArgumentGroup) -> None:
     kafka.add_argument("--member", metavar="NAME", default=None,
                        help="a name unique in the group and stable across restarts; a "
                        "restarted member fences its previous run (default: host-pid)")
-    kafka.add_argument("--batch-size", type=_positive, default=20_000, metavar="N",
+    kafka.add_argument("--batch-size", type=_batch_size, default=20_000, metavar="N",
                        help="messages per poll and per transaction (default 20000)")
 
 
@@ -295,6 +296,10 @@ def _workers(text: str) -> int:
 
 def _worker_counts(text: str) -> list[int]:
     return [_workers(part) for part in text.split(",")]
+
+
+def _batch_size(text: str) -> int:
+    return _positive(text, MAX_BATCH_SIZE)
 
 
 def _compression_option(parser: argparse.ArgumentParser) -> None:

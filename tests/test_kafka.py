@@ -336,7 +336,28 @@ def test_kafka_usage_errors(tmp_path: Path) -> None:
     clusters = run("--input", "kafka://h:1/t", "--output", "kafka://h:1/r", "--group", "g",
                    "--dlq", "kafka://other:1/d")
     assert clusters.returncode == 2 and "same Kafka cluster" in clusters.stderr
+    big = run("--input", "kafka://h:1/t", "--output", "kafka://h:1/r", "--group", "g",
+              "--dlq", "kafka://h:1/d", "--batch-size", "1000001")
+    # librdkafka's consume() took it after connecting, and failed with a ValueError
+    assert big.returncode == 2
+    assert "argument --batch-size: must be at most 1000000, got 1000001" in big.stderr
     assert "Traceback" not in bad.stderr + missing.stderr + mixed.stderr + clusters.stderr
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"batch_size": 1_000_001}, "a batch of 1000001 messages: from 1 to 1,000,000 are allowed"),
+    ({"batch_size": 0}, "a batch of 0 messages: from 1 to 1,000,000 are allowed"),
+    ({"workers": 300}, "300 workers: from 1 to 256 are allowed"),
+])
+def test_a_member_of_empty_or_huge_batches_or_too_many_workers_is_refused(
+        settings: dict[str, int], message: str) -> None:
+    from pyengine.errors import ConfigError
+    from pyengine.kafka.member import MemberConfig
+    from pyengine.kafka.url import parse_url
+
+    url = parse_url("kafka://h:1/t")
+    with pytest.raises(ConfigError, match=message):
+        MemberConfig(url, url, url, "g", **{"workers": 1, **settings})
 
 
 def test_kafka_benchmark_runs(broker: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,3 +5,7 @@
 letters and commit the consumed offsets in one Kafka transaction);
 ``generate`` writes synthetic transactions to a topic.
 """
+
+# The most messages a member polls and commits at once: librdkafka's consume() returns
+# at most a million (a larger count is its ValueError).
+MAX_BATCH_SIZE = 1_000_000

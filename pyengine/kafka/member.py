@@ -34,7 +34,9 @@ from pyengine.batch.chunk import ChunkOutput
 from pyengine.batch.job import Progress, Tally
 from pyengine.batch.jsonlines import JsonLines
 from pyengine.engine import Engine, check_workers, run_chunks
+from pyengine.errors import ConfigError
 from pyengine.jvm.jsontext import JsonRowsWriter
+from pyengine.kafka import MAX_BATCH_SIZE
 from pyengine.kafka.generate import ensure_topic, produce
 from pyengine.kafka.url import KafkaError, KafkaUrl
 from pyengine.spec.program import ACTIONS
@@ -57,6 +59,9 @@ class MemberConfig:
 
     def __post_init__(self) -> None:
         check_workers(self.workers)
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"a batch of {self.batch_size!r} messages: from 1 to "
+                              f"{MAX_BATCH_SIZE:,} are allowed")
 
 
 @dataclass
