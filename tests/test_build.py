@@ -106,6 +106,27 @@ def test_an_output_that_cannot_be_written_is_a_build_error(tmp_path: Path) -> No
     assert isinstance(info.value.__cause__, OSError)
 
 
+@pytest.mark.parametrize(("rules", "out", "message"), [
+    # OUT/rules, replaced by each build, was the rules directory: they were deleted.
+    ("proj/rules", "proj", "each build replaces .*proj/rules with its copy of the rules, "
+                           "which would delete the rules directory"),
+    ("proj/rules/client", "proj", "which would delete the rules directory"),
+    # Loading OUT reads its copy: later edits of the rules would be ignored.
+    ("proj/rules", "proj/rules/", "the rules directory itself"),
+])
+def test_an_output_whose_copy_would_replace_or_hide_the_rules_is_refused(
+        tmp_path: Path, rules: str, out: str, message: str) -> None:
+    import shutil
+
+    from pyengine.errors import ConfigError
+
+    shutil.copytree(EXAMPLES, tmp_path / rules)
+    before = sorted(p.name for p in (tmp_path / rules).iterdir())
+    with pytest.raises(ConfigError, match=message):
+        build_rules(tmp_path / rules, tmp_path / out, "javac")
+    assert sorted(p.name for p in (tmp_path / rules).iterdir()) == before
+
+
 def test_the_cache_key_covers_the_code_generator() -> None:
     # A change to the Python that writes the Java changes the jar as a template's does:
     # the cache must not hand back the jar of the generator before it.

@@ -30,7 +30,7 @@ from typing import Any
 from pyengine import __version__, resources
 from pyengine.build.compiler import BUILDERS, CodeTooLarge, compile_jar
 from pyengine.codegen.generator import generate, method_origin
-from pyengine.errors import BuildError, Diagnostic, PyEngineError, SpecError
+from pyengine.errors import BuildError, ConfigError, Diagnostic, PyEngineError, SpecError
 from pyengine.spec.program import Program
 from pyengine.spec.resolver import load_rules
 
@@ -104,6 +104,7 @@ def build_rules(rules_dir: str | Path, out_dir: str | Path,
     rules_dir, out_dir = Path(rules_dir), Path(out_dir)
     if builder not in BUILDERS:
         raise BuildError(f"unknown builder '{builder}' (choose {' or '.join(BUILDERS)})")
+    _check_out(rules_dir, out_dir)
     digest = source_digest(rules_dir, builder) if rules_dir.is_dir() else ""
     current = _current_build(out_dir, digest)
     if current is not None:
@@ -124,6 +125,22 @@ def build_rules(rules_dir: str | Path, out_dir: str | Path,
             return BuildResult(out_dir, out_dir / JAR, current, "none", program)
         _publish(out_dir, cached / JAR, rules_dir, manifest)
     return BuildResult(out_dir, out_dir / JAR, manifest, work, program)
+
+
+def _check_out(rules_dir: Path, out_dir: Path) -> None:
+    """Refuse an OUT whose copy of the rules (``OUT/rules``, replaced by each build) is
+    or holds the rules directory: ``build-rules rules --out .`` deleted the user's rules.
+    Nor may OUT be the rules directory: loading it then reads the copy, not later edits."""
+    rules, out = rules_dir.resolve(), out_dir.resolve()
+    copy = out / RULES_COPY
+    if rules == out:
+        raise ConfigError(f"--out {out_dir}: the rules directory itself; loading it would "
+                          "then read the build's copy of the rules, not later edits: "
+                          "choose another --out")
+    if rules == copy or copy in rules.parents:
+        raise ConfigError(f"--out {out_dir}: each build replaces {copy} with its copy of the "
+                          f"rules, which would delete the rules directory {rules_dir}: "
+                          "choose another --out")
 
 
 @contextmanager
