@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -680,6 +681,44 @@ def test_dlq_replay_into_its_own_run_or_among_other_files_is_refused(
         prepare_replay(tmp_path / "out", tmp_path / "other")
     assert [p.name for p in (tmp_path / "other").iterdir()] == ["x.txt"]
     assert not (tmp_path / "out" / "replay-input.jsonl").exists()
+
+
+@contextlib.contextmanager
+def held_by_another_process(out: Path) -> Iterator[None]:
+    """OUT's lock, held by another process (as a run writing there holds it)."""
+    code = ("import sys; from pathlib import Path; from pyengine.batch.job import writing_alone\n"
+            "with writing_alone(Path(sys.argv[1])): print('held', flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        holder.stdin.close()
+        assert holder.wait(timeout=60) == 0
+
+
+def test_a_second_process_writing_into_the_same_output_is_refused(
+        tmp_path: Path, engine: Engine) -> None:
+    # Two runs into one OUT at once wrote every dead letter twice.
+    from pyengine.batch.job import OutputBusy
+    from pyengine.batch.replay import prepare_replay
+
+    source = tmp_path / "in.jsonl"
+    write_transactions(source, 300, seed=3, bad_fraction=0.1)
+    out, out2 = tmp_path / "out", tmp_path / "out2"
+    with held_by_another_process(out):
+        with pytest.raises(OutputBusy, match="out: another process is writing into it"):
+            run_job(engine, JobConfig(source, out, 1))
+        assert [p.name for p in out.iterdir()] == [".run.lock"]  # nothing written
+    assert run_job(engine, JobConfig(source, out, 1))["complete"]  # once it is done
+    with held_by_another_process(out2):
+        with pytest.raises(OutputBusy, match="out2: another process is writing into it"):
+            prepare_replay(out, out2)
+        assert [p.name for p in out2.iterdir()] == [".run.lock"]
+    replayed = run_job(engine, JobConfig(prepare_replay(out, out2), out2, 1))
+    assert replayed["input_records"] == len((out / "dlq.jsonl").read_text().splitlines()) > 0
 
 
 def run_cli(*args: str) -> subprocess.Popen[str]:

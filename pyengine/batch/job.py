@@ -16,13 +16,14 @@ uninterrupted run ends.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from pyengine.errors import ConfigError, PyEngineError
 from pyengine.spec.program import ACTIONS, Program
 
 CHECKPOINT = "checkpoint.json"
+LOCK = ".run.lock"
 DLQ = "dlq.jsonl"
 REPORT = "report.json"
 RESULTS = "results"
@@ -136,29 +138,51 @@ class OutputMismatch(InputError):
     """OUT holds a run of other rules, another input or another checkpoint size."""
 
 
-# What a run leaves in OUT before its first checkpoint is in place: its (empty) results
-# directory, the checkpoint being written, and the report of a run that failed there.
-_BEFORE_CHECKPOINT = {RESULTS, CHECKPOINT + ".tmp", REPORT, REPORT + ".tmp"}
+class OutputBusy(PyEngineError):
+    """Another process is writing into OUT (a run, or a replay preparing its input)."""
 
 
-def check_output(out: Path, input_path: Path | None = None) -> None:
+# What a run leaves in OUT before its first checkpoint is in place: its lock, its (empty)
+# results directory, the checkpoint being written, and the report of a run that failed there.
+_BEFORE_CHECKPOINT = {LOCK, RESULTS, CHECKPOINT + ".tmp", REPORT, REPORT + ".tmp"}
+
+
+def check_output(out: Path, also: Iterable[str] = ()) -> None:
     """Refuse an OUT that no run may write into: a file, or a directory without a
-    checkpoint that holds anything but a run's first files (and ``input_path``, the
-    input that ``dlq replay`` keeps there). Without this check a run wrote its files
+    checkpoint that holds anything but a run's first files and the names in ``also``
+    (the input that ``dlq replay`` keeps there). Without this check a run wrote its files
     among the user's, and resuming truncated a ``dlq.jsonl`` it had not written."""
     if out.exists() and not out.is_dir():
         raise OutputMismatch(f"{out}: not a directory; --output names the directory the run "
                              "writes")
     if not out.is_dir() or (out / CHECKPOINT).exists():
         return
-    own = input_path.resolve() if input_path is not None else None
+    allowed = _BEFORE_CHECKPOINT | set(also)
     with _writing(out):
-        others = sorted(e.name for e in out.iterdir()
-                        if e.name not in _BEFORE_CHECKPOINT and e.resolve() != own)
+        others = sorted(e.name for e in out.iterdir() if e.name not in allowed)
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise OutputMismatch(f"{out}: holds files of no run ({shown}); choose a new or "
                              "empty --output")
+
+
+@contextmanager
+def writing_alone(out: Path) -> Iterator[None]:
+    """Hold OUT's lock (``OUT/.run.lock``, created with OUT) while writing into it. Two
+    runs into one OUT at once wrote every dead letter twice; the second now stops at
+    once. The lock goes with the process, however it ends, so a killed run's OUT resumes."""
+    with _writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise OutputBusy(f"{out}: another process is writing into it; let it finish, "
+                             "or choose another --output") from exc
+        yield
+    finally:
+        os.close(fd)  # (and the lock with it)
 
 
 def fingerprint(path: Path) -> list[list[Any]]:
@@ -290,18 +314,19 @@ class Job:
     # -- running ---------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run (or resume) to the end; returns the report."""
-        check_output(self.out, self.config.input)
-        with _writing(self.out):
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / RESULTS).mkdir(exist_ok=True)
-        self.load_state()
-        if self.state.complete:
-            return self.report()
-        try:
-            return self._run()
-        except PyEngineError as exc:
-            self._report_failure(exc)
-            raise
+        inside = self.config.input.parent.resolve() == self.out.resolve()
+        check_output(self.out, [self.config.input.name] if inside else [])
+        with writing_alone(self.out):
+            with _writing(self.out):
+                (self.out / RESULTS).mkdir(exist_ok=True)
+            self.load_state()
+            if self.state.complete:
+                return self.report()
+            try:
+                return self._run()
+            except PyEngineError as exc:
+                self._report_failure(exc)
+                raise
 
     def _run(self) -> dict[str, Any]:
         with _writing(self.out):

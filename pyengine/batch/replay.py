@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from pyengine.batch.inputs import InputError
-from pyengine.batch.job import DLQ, JobConfig, check_output
+from pyengine.batch.job import DLQ, JobConfig, check_output, writing_alone
 from pyengine.records import parse_json
 
 REPLAY_INPUT = "replay-input.jsonl"
@@ -30,8 +30,19 @@ def prepare_replay(out: Path, out2: Path) -> Path:
         return target
     if out2.resolve() == out.resolve():
         raise InputError(f"{out2}: the output of the run replayed; choose a new --output")
-    check_output(out2)
-    out2.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    check_output(out2, [tmp.name])
+    lines = _records(source)
+    with writing_alone(out2):
+        tmp.write_text("".join(line.replace("\n", " ") + "\n" for line in lines),
+                       encoding="utf-8", errors="surrogateescape")
+        os.replace(tmp, target)
+    return target
+
+
+def _records(source: Path) -> list[str]:
+    """The record of each dead letter of ``source`` (a dlq.jsonl): as JSON, or its raw
+    text when it never parsed."""
     lines = []
     with open(source, encoding="utf-8", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, start=1):
@@ -44,11 +55,7 @@ def prepare_replay(out: Path, out2: Path) -> Path:
                                  "a 'record' is expected")
             record = letter["record"]
             lines.append(record if isinstance(record, str) else json.dumps(record))
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text("".join(line.replace("\n", " ") + "\n" for line in lines), encoding="utf-8",
-                   errors="surrogateescape")
-    os.replace(tmp, target)
-    return target
+    return lines
 
 
 def replay_config(out: Path, out2: Path, workers: int, sla: float,
