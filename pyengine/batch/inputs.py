@@ -47,9 +47,14 @@ class Parsed:
 
 
 def input_files(path: Path) -> list[Path]:
-    """The files of an input: the file itself, or a directory's files in name order."""
+    """The files of an input: the file itself, or a directory's files in name order.
+
+    A directory's files whose names start with ``.`` or ``_`` are not read, as Arrow's
+    datasets and Spark do not read them: macOS leaves ``._x.parquet`` beside each file it
+    copies to some disks, and writers put their temporary files there."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES
+                       and not p.name.startswith((".", "_")) and p.is_file())
         if not files:
             raise InputError(f"{path}: no {', '.join(SUFFIXES)} files in the directory")
         return files
