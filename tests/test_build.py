@@ -127,6 +127,18 @@ def test_an_output_whose_copy_would_replace_or_hide_the_rules_is_refused(
     assert sorted(p.name for p in (tmp_path / rules).iterdir()) == before
 
 
+def test_a_cache_that_cannot_be_written_is_a_build_error(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # PYENGINE_CACHE_DIR naming a file (or a directory without write access) was a
+    # traceback: FileNotFoundError, or NotADirectoryError.
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PYENGINE_CACHE_DIR", str(tmp_path / "file"))
+    with pytest.raises(BuildError, match=r"cannot write the build cache .*file: .*set "
+                                         "PYENGINE_CACHE_DIR to a writable directory") as info:
+        build_rules(EXAMPLES, tmp_path / "out", "javac")
+    assert isinstance(info.value.__cause__, NotADirectoryError)
+
+
 def test_the_cache_key_covers_the_code_generator() -> None:
     # A change to the Python that writes the Java changes the jar as a template's does:
     # the cache must not hand back the jar of the generator before it.

@@ -172,6 +172,15 @@ def _current_build(out_dir: Path, digest: str) -> dict[str, Any] | None:
 
 
 def _compile_into_cache(program: Program, cached: Path, builder: str) -> None:
+    try:
+        _compile_entry(program, cached, builder)
+    except OSError as exc:  # (the compilers' own failures are BuildErrors already)
+        raise BuildError(f"cannot write the build cache {cached.parent.parent}: {exc}; set "
+                         "PYENGINE_CACHE_DIR to a writable directory") from exc
+
+
+def _compile_entry(program: Program, cached: Path, builder: str) -> None:
+    """Compile ``program`` into the cache entry ``cached``, which appears whole or not."""
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pyengine-build-", dir=cached.parent) as tmp:
         work = Path(tmp)
