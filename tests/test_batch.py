@@ -481,6 +481,25 @@ def test_results_independent_of_workers_and_chunks(tmp_path: Path, engine: Engin
     assert a["decisions"] == b["decisions"]
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_text_inputs_with_bad_records_give_the_same_bytes_every_time(
+        tmp_path: Path, engine: Engine, suffix: str) -> None:
+    # A batch with records the fast readers left to Python has its client ids in the
+    # parts' dictionaries laid end to end: one entry a row, repeated. Handed to the
+    # Parquet writer as a dictionary, that wrote the ids one a row into the file's
+    # dictionary page, and bytes that changed from run to run.
+    source = tmp_path / f"in{suffix}"
+    write_transactions(source, 20_000, seed=9, bad_fraction=0.01)
+    for out in ("a", "b"):  # a segment in one chunk: its row group is that chunk's table
+        run_job(engine, JobConfig(source, tmp_path / out, 2, 5000, 65_536))
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    for part in sorted((tmp_path / "a" / "results").iterdir()):
+        group = pq.ParquetFile(part).metadata.row_group(0)
+        names = [group.column(i).path_in_schema for i in range(group.num_columns)]
+        ids = group.column(names.index("client_id"))
+        assert ids.total_uncompressed_size < 2 * group.num_rows  # a few distinct ids
+
+
 def test_results_independent_of_chunks_when_pages_fill_up(tmp_path: Path, engine: Engine) -> None:
     # Long ids would fill pages of Arrow's default size (1 MiB) before PAGE_ROWS rows
     # (batch/parts.py): where a page ends must not depend on where chunks ended.

@@ -197,9 +197,13 @@ def _client_column(columns: Columns, kept: np.ndarray | None) -> pa.Array:
     """The client ids as they were read: plain strings, or the codes Parquet read into
     the dictionary it read them with. Decoding those cost 0.7 ms a chunk, and a part
     file then hashed every id again to write its own dictionary; encoding plain ids
-    here would cost 14 ns an id (9% of evaluate_batch on an in-memory table)."""
+    here would cost 14 ns an id (9% of evaluate_batch on an in-memory table).
+
+    Any other dictionary (a text batch read two ways has one entry a row, repeated) is
+    decoded: handed to the Parquet writer as it is, it went into the file's dictionary
+    page one id a row, with bytes that changed from run to run."""
     col = columns.columns["client_id"]
-    if col.plain:
+    if not col.distinct:
         return _string_column(columns, "client_id", kept)
     return _coded(col.values if kept is None else col.values[kept], col.dictionary)
 
