@@ -203,7 +203,7 @@ def _client_column(columns: Columns, kept: np.ndarray | None) -> pa.Array:
     decoded: handed to the Parquet writer as it is, it went into the file's dictionary
     page one id a row, with bytes that changed from run to run."""
     col = columns.columns["client_id"]
-    if not col.distinct:
+    if not col.as_read:
         return _string_column(columns, "client_id", kept)
     return _coded(col.values if kept is None else col.values[kept], col.dictionary)
 

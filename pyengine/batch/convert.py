@@ -37,9 +37,9 @@ class Column:
     present: np.ndarray  # bool
     dictionary: pa.Array = field(default_factory=lambda: _NO_STRINGS)  # never mutated
     plain: bool = False  # a string column that is its own dictionary: values[i] == i
-    # A string column coded into a dictionary of distinct values, as a file or a table
-    # gave it (not the dictionaries of a batch read two ways, laid end to end).
-    distinct: bool = False
+    # A string column coded into the dictionary it was read with, Parquet's or a table's
+    # (not the dictionaries of a batch read two ways, laid end to end: one entry a row).
+    as_read: bool = False
     problems: dict[int, str] = field(default_factory=dict)
     # int64 words a value: 2 for a decimal read in place from Arrow's decimal128 (its
     # unscaled value, then a high word that is its sign when the value fits a long:
@@ -273,7 +273,7 @@ def _string(arr: pa.Array, t: Type) -> Column | None:
     encoded = arr
     indices = _fill(encoded.indices.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
     return Column(np.ascontiguousarray(indices, dtype=np.int32), _present(arr),
-                  encoded.dictionary.cast(pa.string()), distinct=True)
+                  encoded.dictionary.cast(pa.string()), as_read=True)
 
 
 def _decimal(arr: pa.Array, t: Type) -> Column | None:
