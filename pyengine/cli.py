@@ -10,9 +10,12 @@ import argparse
 import gc
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -518,12 +521,34 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: stop as for Ctrl-C (a run resumes from its last checkpoint)."""
+
+
+@contextmanager
+def _terminable() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated in the main thread, so that the
+    command stops as for Ctrl-C; Python's own handling is restored after it."""
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (only the main thread may set handlers)
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pyengine`` and ``python -m pyengine``."""
     args = _parser().parse_args(argv)
     func: Command = args.func
     try:
-        return func(args)
+        with _terminable():
+            return func(args)
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         count = len(exc.diagnostics)
@@ -538,3 +563,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pyengine: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("pyengine: terminated", file=sys.stderr)
+        return 143

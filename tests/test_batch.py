@@ -746,8 +746,9 @@ def run_cli(*args: str) -> subprocess.Popen[str]:
                             env=os.environ.copy())
 
 
-def kill_after(proc: subprocess.Popen[str], out: Path, target: int, rng: random.Random) -> bool:
-    """SIGKILL ``proc`` once its checkpoint has reached position ``target``, a random part
+def kill_after(proc: subprocess.Popen[str], out: Path, target: int, rng: random.Random,
+               sig: signal.Signals = signal.SIGKILL) -> bool:
+    """Send ``sig`` to ``proc`` once its checkpoint has reached position ``target``, a random part
     of its last checkpoint interval later: a moment within a segment, chosen by progress
     rather than by time, so that a fast run cannot finish first. True if it landed."""
     deadline = time.monotonic() + 120
@@ -764,9 +765,32 @@ def kill_after(proc: subprocess.Popen[str], out: Path, target: int, rng: random.
     time.sleep(rng.uniform(0.0, 1.0) * min(gap, 0.2))
     if proc.poll() is not None:
         return False
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(sig)
     proc.wait(timeout=60)
     return True
+
+
+@pytest.mark.parametrize(("sig", "status", "message"), [
+    (signal.SIGTERM, 143, "pyengine: terminated\n"),
+    (signal.SIGINT, 130, "pyengine: interrupted\n"),
+])
+def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_it_resumes(
+        tmp_path: Path, sig: signal.Signals, status: int, message: str) -> None:
+    # The JVM's own SIGTERM handler shut Java down under the workers (a JVMNotRunning
+    # traceback); Ctrl-C ended the process with no word. Both signals are Python's now.
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 100_000, seed=4, bad_fraction=0.001)
+    common = ["run", "--rules", str(EXAMPLES), "--input", str(source), "--builder", "javac",
+              "--checkpoint-every", "10000", "--chunk-size", "5000", "--quiet"]
+    clean = run_cli(*common, "--output", str(tmp_path / "clean"))
+    assert clean.wait(timeout=600) == 0
+    out = tmp_path / "stopped"
+    proc = run_cli(*common, "--output", str(out))
+    assert kill_after(proc, out, 20_000, random.Random(3), sig)
+    assert proc.returncode == status
+    assert proc.stderr is not None and proc.stderr.read() == message
+    assert run_cli(*common, "--output", str(out)).wait(timeout=600) == 0
+    assert digest(out) == digest(tmp_path / "clean")
 
 
 def test_sigkill_and_resume_end_like_an_uninterrupted_run(tmp_path: Path) -> None:

@@ -61,7 +61,10 @@ _HEAP_SIZES = ("-Xmx", "-Xmn", "-XX:MaxHeapSize", "-XX:NewSize", "-XX:MaxNewSize
 
 def jvm_options(feature: int) -> list[str]:
     """JVM flags for this JDK release."""
-    options = ["-Xss8m", "-XX:+UseParallelGC"]
+    # -Xrs: SIGINT, SIGTERM and SIGHUP stay Python's. The JVM's own handlers ran its
+    # shutdown while worker threads were in Java calls (a JVMNotRunning traceback on
+    # `kill`), and would take these signals from an application that embeds pyengine.
+    options = ["-Xrs", "-Xss8m", "-XX:+UseParallelGC"]
     # JPype calls System.gc() after a Python collection that found Python's heap grown,
     # in case Java holds Python memory; a full collection stops every worker's Java,
     # and when it ends JPype runs a full Python collection under the GIL. pyengine gives
@@ -94,7 +97,7 @@ def start() -> None:
         home = java_home()
         try:
             jpype.startJVM(str(_libjvm(home)), *jvm_options(java_feature_version(home)),
-                           convertStrings=False)
+                           convertStrings=False, interrupt=False)  # (see -Xrs)
         except (OSError, RuntimeError) as exc:
             raise JvmError(f"could not start the JVM from {home}: {exc}") from exc
 
