@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyengine import __version__
-from pyengine.batch import MAX_DURATION_SECONDS, MAX_WORKERS
+from pyengine.batch import MAX_CLIENTS, MAX_DURATION_SECONDS, MAX_WORKERS
 from pyengine.errors import BuildError, JvmError, PyEngineError, SpecError
 from pyengine.kafka import MAX_BATCH_SIZE
 from pyengine.kafka.url import is_kafka
@@ -95,9 +95,9 @@ def _add_run(sub: Subcommands) -> None:
     _add_kafka_options(p.add_argument_group("Kafka mode"))
     p.add_argument("--workers", type=_workers, default=None,
                    help="worker threads (default: the number of cores)")
-    p.add_argument("--checkpoint-every", type=_positive, default=1_000_000, metavar="N",
+    p.add_argument("--checkpoint-every", type=_whole, default=1_000_000, metavar="N",
                    help="records per checkpoint and results part (default 1000000)")
-    p.add_argument("--chunk-size", type=_positive, default=65_536, metavar="N",
+    p.add_argument("--chunk-size", type=_whole, default=65_536, metavar="N",
                    help="records per Java call (default 65536)")
     _compression_option(p)
     p.add_argument("--sla", type=_duration, default=7200.0, metavar="DURATION",
@@ -159,13 +159,15 @@ def _add_generate(sub: Subcommands) -> None:
     p = sub.add_parser("generate", help="write synthetic transactions",
                        description="Write synthetic transactions for the example schema, "
                        "the same for the same seed.")
-    p.add_argument("--count", required=True, type=_positive, metavar="N")
+    p.add_argument("--count", required=True, type=_whole, metavar="N")
     p.add_argument("--out", required=True, metavar="FILE",
                    help=".parquet, .csv or .jsonl; or kafka://HOST:PORT/TOPIC")
-    p.add_argument("--partitions", type=_positive, default=4, metavar="P",
+    p.add_argument("--partitions", type=_whole, default=4, metavar="P",
                    help="partitions of a Kafka topic this creates (default 4)")
-    p.add_argument("--clients", type=_positive, default=5, metavar="K")
-    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--clients", type=_clients, default=5, metavar="K",
+                   help=f"client ids to spread them over, 1 to {MAX_CLIENTS:,} (default 5)")
+    p.add_argument("--seed", type=_seed, default=1, metavar="S",
+                   help="a whole number from 0 (default 1)")
     p.add_argument("--bad-fraction", type=float, default=0.0, metavar="F",
                    help="fraction of bad records, of every kind (default 0)")
     p.set_defaults(func=cmd_generate)
@@ -188,7 +190,7 @@ def _add_bench_scaling(bench_sub: Subcommands) -> None:
                       "with each worker count; writes scaling.json and scaling.png to --out.")
     p.add_argument("--workers", type=_worker_counts, default=[1, 2, 4, 8, 16, 24, 32],
                    metavar="1,2,4,...", help="worker counts (default 1,2,4,8,16,24,32)")
-    p.add_argument("--runs", type=_positive, default=3, help="runs per count (median)")
+    p.add_argument("--runs", type=_whole, default=3, help="runs per count (median)")
 
 
 def _add_bench_jmh(bench_sub: Subcommands) -> None:
@@ -216,8 +218,8 @@ def _add_bench_compare(bench_sub: Subcommands) -> None:
                       "decisions. Writes compare.json and compare.png to --out.")
     p.add_argument("--workers", type=_worker_counts, default=None, metavar="1,2,...",
                    help="evaluate_batch worker counts (default 1..cores)")
-    p.add_argument("--runs", type=_positive, default=3, help="runs per batch lane (median)")
-    p.add_argument("--sample", type=_positive, default=20_000, metavar="N",
+    p.add_argument("--runs", type=_whole, default=3, help="runs per batch lane (median)")
+    p.add_argument("--sample", type=_whole, default=20_000, metavar="N",
                    help="transactions for the per-record Python lanes (reference, ZEN); "
                    "Engine.evaluate gets 10x as many (default 20000)")
     p.add_argument("--jmh", type=Path, default=None, metavar="FILE",
@@ -277,24 +279,25 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _positive(text: str, most: int | None = None) -> int:
+def _whole(text: str, most: int | None = None, least: int = 1) -> int:
+    """A whole number from ``least`` to ``most`` (argparse's type for counts)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     if most is not None and value > most:
         raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
     return value
 
 
 def _counts(text: str) -> list[int]:
-    return [_positive(part) for part in text.split(",")]
+    return [_whole(part) for part in text.split(",")]
 
 
 def _workers(text: str) -> int:
-    return _positive(text, MAX_WORKERS)
+    return _whole(text, MAX_WORKERS)
 
 
 def _worker_counts(text: str) -> list[int]:
@@ -302,7 +305,15 @@ def _worker_counts(text: str) -> list[int]:
 
 
 def _batch_size(text: str) -> int:
-    return _positive(text, MAX_BATCH_SIZE)
+    return _whole(text, MAX_BATCH_SIZE)
+
+
+def _clients(text: str) -> int:
+    return _whole(text, MAX_CLIENTS)
+
+
+def _seed(text: str) -> int:
+    return _whole(text, least=0)
 
 
 def _compression_option(parser: argparse.ArgumentParser) -> None:
@@ -467,7 +478,7 @@ def _bench_parser(bench_sub: Subcommands, name: str, func: Command,
     """A ``bench`` subcommand with the options every benchmark takes."""
     p: argparse.ArgumentParser = bench_sub.add_parser(name, **kwargs)
     p.add_argument("--rules", required=True, type=Path, metavar="DIR")
-    p.add_argument("--records", type=_positive, default=2_000_000, metavar="N")
+    p.add_argument("--records", type=_whole, default=2_000_000, metavar="N")
     p.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
     p.add_argument("--builder", choices=("gradle", "javac"), default="gradle")
     p.set_defaults(func=func)

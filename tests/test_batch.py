@@ -874,6 +874,27 @@ def test_explain_and_generate_cli(tmp_path: Path) -> None:
                         str(path), "--seed", "7", "--bad-fraction", "0.1"], cwd=ROOT,
                        check=True, capture_output=True, timeout=120)
     assert one.read_bytes() == two.read_bytes()
+    for option, why in (("--seed=-5", "--seed: must be at least 0, got -5"),
+                        ("--clients=1000001", "--clients: must be at most 1000000, got 1000001")):
+        refused = subprocess.run([sys.executable, "-m", "pyengine", "generate", "--count", "9",
+                                  "--out", str(tmp_path / "c.jsonl"), option], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2 and f"argument {why}" in refused.stderr
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    # numpy's seeding raised a ValueError traceback for a negative seed; each client id
+    # was named, used or not: 10**8 of them took 80 s for a thousand transactions.
+    ({"seed": -1}, "seed -1: a seed is a whole number from 0"),
+    ({"clients": 0}, "0 clients: from 1 to 1,000,000 are allowed"),
+    ({"clients": 10**8}, "100000000 clients: from 1 to 1,000,000 are allowed"),
+])
+def test_generate_refuses_a_negative_seed_and_no_or_too_many_clients(
+        settings: dict[str, int], message: str) -> None:
+    from pyengine.batch.generate import transactions
+
+    with pytest.raises(ConfigError, match=message):
+        transactions(10, **settings)
 
 
 @pytest.mark.parametrize(("line", "reason"), [

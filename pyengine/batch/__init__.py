@@ -19,3 +19,6 @@ MAX_DURATION_SECONDS = 366 * 24 * 3600
 # (a run keeps up to 2 x workers + 2 chunks in flight and as many waiting to be
 # written), so a mistyped count would take the memory bound away with it.
 MAX_WORKERS = 256
+# The most client ids `generate` spreads transactions over: it names each one, used or
+# not (a hundred million took 80 s and gigabytes for a thousand transactions).
+MAX_CLIENTS = 1_000_000

@@ -19,8 +19,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pyengine.batch import MAX_CLIENTS
 from pyengine.batch.chunk import json_safe
 from pyengine.batch.inputs import InputError
+from pyengine.errors import ConfigError
 
 CLIENTS = ["acme", "acme-eu", "globex", "initech", "initrode"]
 _US_2026 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in microseconds
@@ -44,6 +46,10 @@ def _decimal(unscaled: np.ndarray, scale: int) -> pa.Array:
 
 def transactions(count: int, clients: int = 5, seed: int = 1) -> pa.Table:
     """``count`` good transactions for ``clients`` client ids (beyond 5: unregistered ones)."""
+    if not 1 <= clients <= MAX_CLIENTS:
+        raise ConfigError(f"{clients!r} clients: from 1 to {MAX_CLIENTS:,} are allowed")
+    if seed < 0:
+        raise ConfigError(f"seed {seed!r}: a seed is a whole number from 0")
     rng = np.random.default_rng(seed)
     names = (CLIENTS + [f"client-{i:03d}" for i in range(max(0, clients - len(CLIENTS)))])
     names = names[: max(1, clients)]
