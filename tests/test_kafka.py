@@ -191,6 +191,23 @@ def test_two_members_one_killed_and_restarted(topics: dict[str, KafkaUrl],
     assert reports[0]["kafka"]["partitions"], "member a consumed some partitions"
 
 
+def test_a_member_stopped_by_sigterm_says_so_and_the_group_ends_exactly_once(
+        topics: dict[str, KafkaUrl], examples_program: Program) -> None:
+    # The JVM's own SIGTERM handler shut Java down under the member (a traceback); the
+    # member now stops as for Ctrl-C, aborting the transaction it has open.
+    ensure_topic(topics["results"], 1)
+    produce_transactions(topics["input"], 20_000, partitions=2, seed=7, bad_fraction=0.01)
+    small = ("--batch-size", "500", "--stop-when-idle", "4s")
+    proc = member(topics, "t", *small)
+    wait_for(lambda: committed_results(topics["results"]) > 2000)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.splitlines()[-1] == "pyengine: terminated", err
+    assert "Traceback" not in err
+    finish(member(topics, "u", *small))  # another member takes over where it stopped
+    assert sum(check_exactly_once(examples_program, topics).values()) == 20_000
+
+
 def test_a_member_waiting_for_partitions_is_not_idle(topics: dict[str, KafkaUrl],
                                                     examples_program: Program) -> None:
     from confluent_kafka import Consumer

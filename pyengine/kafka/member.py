@@ -198,6 +198,9 @@ class Member:
                 self.active += time.perf_counter() - start
                 self.last_batch = time.time()
                 self._progress(consumer)
+        except BaseException:  # stopped (SIGTERM, Ctrl-C) or failed
+            _abort_open(producer)
+            raise
         finally:
             consumer.close()
         return self.report()
@@ -393,6 +396,16 @@ def _topic_exists(consumer: Any, topic: str) -> bool:
 def _stop(reason: str) -> KafkaError:
     """The error that ends a member for good."""
     return KafkaError(f"{reason}; the member stops so a supervisor can restart it")
+
+
+def _abort_open(producer: Any) -> None:
+    """Abort the transaction a stopping member leaves open, if any (best effort: the
+    broker may be gone). Left open, it holds back every read_committed reader of the
+    output topics until the broker's transaction timeout (10 s) aborts it."""
+    from confluent_kafka import KafkaException
+
+    with contextlib.suppress(KafkaException):
+        producer.abort_transaction(5)
 
 
 def _abort(producer: Any, exc: Any) -> None:
