@@ -10,7 +10,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pyengine.build.builder import MANIFEST, RULES_COPY, BuildResult, build_rules, cache_root
+from pyengine.build.builder import (
+    MANIFEST,
+    RULES_COPY,
+    BuildResult,
+    build_rules,
+    cache_root,
+    is_current,
+)
 from pyengine.jvm.rules import CompiledRules
 from pyengine.spec.program import Program
 from pyengine.spec.resolver import load_rules
@@ -38,8 +45,10 @@ def compile_rules(path: str | Path, builder: str = "gradle") -> CompiledRules:
     """Rules ready to evaluate: ``path`` is a rules directory or a build-rules output."""
     path = Path(path)
     source = rules_source(path)
-    if source != path:  # a build-rules output: its jar is already built
+    if source != path and is_current(path):  # a build-rules output of this pyengine
         return CompiledRules(load_rules(source), path / "rules.jar")
-    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
-    result = build_rules(path, cache_root() / "dirs" / key, builder)
-    return CompiledRules(result.program or load_rules(path), result.jar)
+    # A rules directory; or a build output of another pyengine (or whose copy of the
+    # rules was edited), whose jar is not loaded: its rules are built again, cached.
+    key = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:24]
+    result = build_rules(source, cache_root() / "dirs" / key, builder)
+    return CompiledRules(result.program or load_rules(source), result.jar)

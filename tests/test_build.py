@@ -139,6 +139,28 @@ def test_a_cache_that_cannot_be_written_is_a_build_error(tmp_path: Path,
     assert isinstance(info.value.__cause__, NotADirectoryError)
 
 
+def test_a_build_output_of_another_pyengine_is_built_again_not_loaded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its jar was loaded whatever pyengine built it: one whose chunks bind another way
+    # than this pyengine's Python would have been driven with the wrong calls.
+    from pyengine.pipeline import compile_rules
+
+    out = tmp_path / "out"
+    build_rules(EXAMPLES, out, "javac")
+    assert compile_rules(out, "javac").loader.jar == out / "rules.jar"
+    monkeypatch.setattr(build_mod, "toolchain_fingerprint", lambda: "another pyengine")
+    rebuilt = compile_rules(out, "javac")
+    assert rebuilt.loader.jar != out / "rules.jar" and rebuilt.loader.jar.exists()
+    monkeypatch.undo()
+    # Its copy of the rules, edited: built again from the copy (it was "built from other
+    # rules", refused).
+    acme = out / "rules" / "acme.yaml"
+    acme.write_text(acme.read_text().replace("High-value USD payment", "Big USD payment"))
+    edited = compile_rules(out, "javac")
+    assert edited.loader.jar != out / "rules.jar"
+    assert "Big USD payment" in edited.program.sources[str(acme)]
+
+
 def test_the_cache_key_covers_the_code_generator() -> None:
     # A change to the Python that writes the Java changes the jar as a template's does:
     # the cache must not hand back the jar of the generator before it.

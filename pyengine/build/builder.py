@@ -158,6 +158,19 @@ def _publishing(out_dir: Path) -> Iterator[None]:
         raise BuildError(f"cannot write the build into {out_dir}: {exc}") from exc
 
 
+def is_current(out_dir: Path) -> bool:
+    """Whether the build in ``out_dir`` is what this pyengine builds from its copy of the
+    rules: the same rule files, toolchain (pyengine's version, templates, Java runtime,
+    generator) and builder, and the jar it wrote. A jar of another pyengine may bind its
+    chunks differently from this one's Python."""
+    try:
+        builder = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["builder"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    digest = source_digest(out_dir / RULES_COPY, str(builder))
+    return _current_build(out_dir, digest) is not None
+
+
 def _current_build(out_dir: Path, digest: str) -> dict[str, Any] | None:
     try:
         manifest: dict[str, Any] = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
