@@ -182,8 +182,10 @@ def _decimal(v: Any, t: Type) -> int:
         d = Decimal(text)
     except InvalidOperation:
         raise _Bad(f"'{_clip(text)}' is not a decimal number") from None
+    if not d.is_finite():  # a Decimal NaN or infinity (its exponent is a letter)
+        raise _Bad("NaN and infinities are not accepted")
     exponent = d.as_tuple().exponent
-    assert isinstance(exponent, int)
+    assert isinstance(exponent, int)  # (for mypy: a finite Decimal's is)
     if -exponent > t.scale:
         raise _Bad(f"{_clip(text)} has more than {t.scale} digits after the point")
     # 10**19 and more is out of range: said before an int of a million digits is built
