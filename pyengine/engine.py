@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pyengine.batch import MAX_WORKERS
 from pyengine.batch.chunk import Batch, ChunkOutput, ResultLayout, process_chunk
-from pyengine.batch.inputs import refuse_repeats
+from pyengine.batch.inputs import plain_schema, refuse_repeats
 from pyengine.batch.malloc import tune_malloc
 from pyengine.errors import ConfigError
 from pyengine.jvm.rules import CompiledRules
@@ -110,7 +110,8 @@ class Engine:
 
     def evaluate_batch(self, table: pa.Table | pa.RecordBatch, workers: int | None = None,
                        chunk_rows: int | None = None) -> BatchResult:
-        """Evaluate an Arrow table of transactions on ``workers`` threads.
+        """Evaluate an Arrow table of transactions on ``workers`` threads (or any table
+        that exports an Arrow stream, such as a polars DataFrame).
 
         Results keep the input order whatever the number of workers; ``position``
         is the row index in ``table``. ``chunk_rows`` fixes the rows of each chunk
@@ -119,7 +120,12 @@ class Engine:
         """
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
+        elif not isinstance(table, pa.Table):
+            table = _arrow_table(table)
         refuse_repeats("<table>", "table", table.column_names)
+        plain = plain_schema(table.schema)
+        if plain is not None:
+            table = table.cast(plain)
         workers = default_workers() if workers is None else check_workers(workers)
         n = table.num_rows
         largest = self.compiled.max_chunk_rows
@@ -137,6 +143,19 @@ class Engine:
         results = [o.results for o in outputs]
         combined = pa.concat_tables(results) if results else self.layout.schema.empty_table()
         return BatchResult(combined, [d for o in outputs for d in o.dead_letters])
+
+
+def _arrow_table(data: Any) -> pa.Table:
+    """An Arrow table of any object that exports an Arrow stream (a polars or pandas
+    DataFrame, a DuckDB result: ``__arrow_c_stream__``); TypeError for any other."""
+    wanted = ("evaluate_batch takes a pyarrow.Table or RecordBatch, or an object that "
+              "exports an Arrow stream of records")
+    if not hasattr(data, "__arrow_c_stream__"):
+        raise TypeError(f"{wanted}, not {type(data).__name__}")
+    try:
+        return pa.table(data)
+    except pa.ArrowException as exc:  # a stream of values, not of records
+        raise TypeError(f"{wanted}: {type(data).__name__} gives {exc}") from exc
 
 
 def chunk_plan(rows: int, workers: int,

@@ -92,8 +92,7 @@ def _parquet(file: Path, batch_rows: int, start: int,
     refuse_repeats(file, "Parquet schema", schema.names)
     # Parquet stores repetitive strings as dictionaries already: reading them so skips
     # building one Python-visible string per row, and Java decodes each value once.
-    strings = [f.name for f in schema if f.name in dictionary
-               and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    strings = [f.name for f in schema if f.name in dictionary and _is_string(f.type)]
     # pre_buffer would keep every column chunk read so far until the file is done:
     # memory would grow with the input instead of staying bounded.
     parquet = pq.ParquetFile(file, read_dictionary=strings, pre_buffer=False)
@@ -103,8 +102,35 @@ def _parquet(file: Path, batch_rows: int, start: int,
     # cores. One thread decodes about 8M records/s, twice what one part writer thread
     # encodes (docs/benchmarks.md), so more cores would not make it the limit.
     for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=False):
-        yield Parsed(start, batch, file.name)
+        plain = plain_schema(batch.schema)  # (a file written from string views)
+        yield Parsed(start, batch if plain is None else batch.cast(plain), file.name)
         start += batch.num_rows
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema | None:
+    """``schema`` with Arrow's string views (polars' strings) as plain strings, and
+    dictionaries of views or large strings (polars' categoricals) as dictionaries of
+    plain strings; None when it has neither. Arrow has no take for views (dead letters
+    are taken from their batch), and the converters read dictionaries of plain strings."""
+    fields = [f.with_type(_plain(f.type)) for f in schema]
+    if all(f.type == g.type for f, g in zip(fields, schema, strict=True)):
+        return None
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_dictionary(t) and _is_string(t.value_type):
+        return pa.dictionary(pa.int32(), pa.string())
+    return t
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t)
+                or pa.types.is_string_view(t))
 
 
 def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Parsed]:
