@@ -27,6 +27,7 @@ from pyengine.batch.jsonlines import JsonLines
 from pyengine.errors import PyEngineError
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
 
 
 class InputError(PyEngineError):
@@ -150,7 +151,7 @@ def _csv(file: Path, batch_rows: int, start: int) -> Iterator[Parsed]:
 def _csv_header(file: Path, line: bytes) -> tuple[str, ...]:
     """The column names (none for a blank first line, which ends the file's records)."""
     try:
-        header = line.removeprefix(b"\xef\xbb\xbf").decode("utf-8")  # as utf-8-sig reads it
+        header = line.removeprefix(_BOM).decode("utf-8")  # as utf-8-sig reads it
     except UnicodeDecodeError as exc:
         raise InputError(f"{file}: the CSV header is not valid UTF-8") from exc
     if not header.strip():
@@ -181,9 +182,21 @@ def _jsonl(file: Path, batch_rows: int, start: int) -> Iterator[Parsed]:
     not JSON becomes a parse dead letter there.
     """
     with open(file, "rb") as fh:
-        for lines in _batches(text_lines(fh), batch_rows):
+        for lines in _batches(_without_bom(text_lines(fh)), batch_rows):
             yield Parsed(start, JsonLines(lines, text_file=True), file.name)
             start += len(lines)
+
+
+def _without_bom(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
+    """The blocks of a file's lines, its first line without a UTF-8 byte order mark, as
+    a CSV header is read: Windows tools write one, and JSON does not allow it."""
+    for block in blocks:
+        if block:
+            block[0] = block[0].removeprefix(_BOM)
+            yield block
+            break
+        yield block
+    yield from blocks
 
 
 def _batches(blocks: Iterable[list[bytes]], size: int) -> Iterator[list[bytes]]:

@@ -118,6 +118,10 @@ JSONL: dict[str, tuple[bytes, dict[str, Any]]] = {
         "0": [SCHEMA_BAD, "field 'currency': U+D800 is a lone surrogate"],
         "1": [SCHEMA_BAD, "field 'note': U+DFFF is a lone surrogate"],
     }),
+    # A file's first line may start with a byte order mark (read as a CSV header is); a
+    # later line may not.
+    "bom_first_line": ("\ufeff".encode() + jline().encode() + b"\n" + "\ufeff".encode()
+                       + jline().encode() + b"\n", {"1": ["parse", "invalid JSON"]}),
     "empty": (b"", {}),
 }
 
