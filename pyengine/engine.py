@@ -118,24 +118,9 @@ class Engine:
         the workers take in turn (at most ``compiled.max_chunk_rows``, what one Java
         call of these rules takes); by default, :func:`chunk_plan` cuts the table.
         """
-        if isinstance(table, pa.RecordBatch):
-            table = pa.Table.from_batches([table])
-        elif not isinstance(table, pa.Table):
-            table = _arrow_table(table)
-        refuse_repeats("<table>", "table", table.column_names)
-        plain = plain_schema(table.schema)
-        if plain is not None:
-            table = table.cast(plain)
+        table = _as_table(table)
         workers = default_workers() if workers is None else check_workers(workers)
-        n = table.num_rows
-        largest = self.compiled.max_chunk_rows
-        if chunk_rows is None:
-            plan = chunk_plan(n, workers, min(MAX_CHUNK_ROWS, largest))
-        elif chunk_rows >= 1:
-            step = min(chunk_rows, largest)
-            plan = [(start, step) for start in range(0, n, step)]
-        else:  # a negative step would make no chunks, and no results, silently
-            raise ConfigError(f"chunk_rows must be at least 1, not {chunk_rows}")
+        plan = self._plan(table.num_rows, workers, chunk_rows)
         # combine_chunks() leaves one batch per (non-empty) slice
         chunks = [(start, table.slice(start, size).combine_chunks().to_batches()[0])
                   for start, size in plan]
@@ -144,18 +129,38 @@ class Engine:
         combined = pa.concat_tables(results) if results else self.layout.schema.empty_table()
         return BatchResult(combined, [d for o in outputs for d in o.dead_letters])
 
+    def _plan(self, rows: int, workers: int, chunk_rows: int | None) -> list[tuple[int, int]]:
+        """evaluate_batch's chunks: ``chunk_rows`` each, or :func:`chunk_plan`'s; at most
+        what one Java call of the rules takes."""
+        largest = self.compiled.max_chunk_rows
+        if chunk_rows is None:
+            return chunk_plan(rows, workers, min(MAX_CHUNK_ROWS, largest))
+        if chunk_rows < 1:  # a negative step would make no chunks, and no results, silently
+            raise ConfigError(f"chunk_rows must be at least 1, not {chunk_rows}")
+        step = min(chunk_rows, largest)
+        return [(start, step) for start in range(0, rows, step)]
 
-def _arrow_table(data: Any) -> pa.Table:
-    """An Arrow table of any object that exports an Arrow stream (a polars or pandas
-    DataFrame, a DuckDB result: ``__arrow_c_stream__``); TypeError for any other."""
-    wanted = ("evaluate_batch takes a pyarrow.Table or RecordBatch, or an object that "
-              "exports an Arrow stream of records")
-    if not hasattr(data, "__arrow_c_stream__"):
-        raise TypeError(f"{wanted}, not {type(data).__name__}")
-    try:
-        return pa.table(data)
-    except pa.ArrowException as exc:  # a stream of values, not of records
-        raise TypeError(f"{wanted}: {type(data).__name__} gives {exc}") from exc
+
+def _as_table(data: Any) -> pa.Table:
+    """``data`` as the table evaluate_batch reads: a Table, a RecordBatch, or any object
+    that exports an Arrow stream (``__arrow_c_stream__``: a polars DataFrame, a DuckDB
+    result), with string views as plain strings; TypeError for anything else."""
+    if isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pa.Table):
+        table = data
+    else:
+        wanted = ("evaluate_batch takes a pyarrow.Table or RecordBatch, or an object that "
+                  "exports an Arrow stream of records")
+        if not hasattr(data, "__arrow_c_stream__"):
+            raise TypeError(f"{wanted}, not {type(data).__name__}")
+        try:
+            table = pa.table(data)
+        except pa.ArrowException as exc:  # a stream of values, not of records
+            raise TypeError(f"{wanted}: {type(data).__name__} gives {exc}") from exc
+    refuse_repeats("<table>", "table", table.column_names)
+    plain = plain_schema(table.schema)
+    return table if plain is None else table.cast(plain)
 
 
 def chunk_plan(rows: int, workers: int,
