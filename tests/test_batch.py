@@ -782,6 +782,21 @@ def test_a_second_process_writing_into_the_same_output_is_refused(
     assert replayed["input_records"] == len((out / "dlq.jsonl").read_text().splitlines()) > 0
 
 
+def test_a_filesystem_that_cannot_lock_does_not_stop_a_run(
+        tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import pyengine.batch.job as job
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    source = tmp_path / "in.parquet"
+    write_transactions(source, 100, seed=1)
+    monkeypatch.setattr(job.fcntl, "flock", no_locks)
+    assert run_job(engine, JobConfig(source, tmp_path / "out", 1))["complete"]
+
+
 def run_cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "pyengine", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -180,6 +180,8 @@ def writing_alone(out: Path) -> Iterator[None]:
         except BlockingIOError as exc:
             raise OutputBusy(f"{out}: another process is writing into it; let it finish, "
                              "or choose another --output") from exc
+        except OSError:  # a filesystem that cannot lock (some network and FUSE ones):
+            pass  # the guard against a second run is lost there, not the run
         yield
     finally:
         os.close(fd)  # (and the lock with it)
