@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,18 @@ def test_the_command_keeps_arrow_off_huge_pages_unless_told(
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert f"option 'allow_thp': {expected}" in result.stderr
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("kafka://h:99999/t", "'h:99999' is not HOST:PORT (a port from 1 to 65535)"),
+    ("kafka://h:0/t", "'h:0' is not HOST:PORT"),
+    ("kafka://h:1/", "is not a Kafka address"),
+    ("kafka://h:1/a b", "is not a Kafka address"),
+])
+def test_kafka_addresses_out_of_range_are_usage_errors(url: str, why: str) -> None:
+    # A port beyond 65535 or of 0 was taken, for librdkafka to fail on later.
+    from pyengine.kafka.url import KafkaUsageError, parse_url
+
+    with pytest.raises(KafkaUsageError, match=re.escape(why)):
+        parse_url(url)
+    assert str(parse_url("kafka://h:65535,[::1]:1/t.x-y")) == "kafka://h:65535,[::1]:1/t.x-y"

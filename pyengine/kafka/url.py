@@ -46,6 +46,7 @@ def parse_url(text: str) -> KafkaUrl:
                               "(topic names use letters, digits, '.', '_' and '-')")
     for server in m.group("servers").split(","):
         host, _, port = server.rpartition(":")
-        if not host or not port.isdigit():
-            raise KafkaUsageError(f"{text!r}: {server!r} is not HOST:PORT")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise KafkaUsageError(f"{text!r}: {server!r} is not HOST:PORT (a port from 1 "
+                                  "to 65535)")
     return KafkaUrl(m.group("servers"), m.group("topic"))
