@@ -282,13 +282,13 @@ class JavaExpr(ast.Visitor):
             assert isinstance(arg, ast.Literal)
             init = f"Pattern.compile({string_literal(arg.value)}, Pattern.UNIX_LINES)"
             pattern = self.consts.add("Pattern", init, "RE")
-            # One Matcher per RuleSet (an evaluator's, so a thread's), reset for each
+            # One Search per RuleSet (an evaluator's, so a thread's), reset for each
             # value: Pattern.matcher made one and its arrays each call, most of what the
             # example rules allocated, and each of Java's collections then costs a full
             # Python collection under the GIL (JPype's reference queue runs one).
-            matcher = self.consts.add("Matcher", f'{pattern}.matcher("")', "MATCHER",
-                                      per_instance=True)
-            return f"Str.matches({matcher}, {target})"
+            search = self.consts.add("Str.Search", f"new Str.Search({pattern})", "SEARCH",
+                                     per_instance=True)
+            return f"Str.matches({search}, {target})"
         return f"{target}.{name}({self.expr(arg)})"
 
     def method_call(self, node: ast.Call) -> str:

@@ -67,7 +67,7 @@ def message(code: int, detail: str) -> str:
     if code == CONVERSION:
         return f"cannot convert {detail}"
     if code == REGEX_LIMIT:
-        return f"regular expression too deep for the input: {detail}"
+        return f"regular expression too costly for the input: {detail}"
     return f"internal error: {detail}"
 
 

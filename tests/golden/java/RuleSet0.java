@@ -2,7 +2,6 @@
 // Rules version 790a3c40a0afe3615322a4e686f3911e74badd08e98eef87d9242ec0f461f8e7
 package pyengine.generated;
 
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import pyengine.runtime.Actions;
 import pyengine.runtime.Dec;
@@ -18,7 +17,7 @@ final class RuleSet0 {
     private static final String[] IN_1 = {"IR", "KP"};
     private static final EvalException MISSING_2 = new EvalException(ErrorCode.MISSING_VALUE, "note");
     private static final Pattern RE_3 = Pattern.compile("(?i)^block", Pattern.UNIX_LINES);
-    private final Matcher MATCHER_4 = RE_3.matcher("");
+    private final Str.Search SEARCH_4 = new Str.Search(RE_3);
 
     // outputs of table tier for the current record
     private String t0_level;
@@ -109,7 +108,7 @@ final class RuleSet0 {
 
     /** rule blocked (shop.yaml:6), priority 9: Blocked * / country */
     private boolean rule_blocked(Record r, Result out) {
-        if (!((Ops.in(r.f_country, IN_1) || ((r.has_note) && Str.matches(MATCHER_4, (r.has_note ? r.f_note : Ops.missingString(MISSING_2))))) || (Str.equalsAscii(r.f_channel, true, "DARK")))) return false;
+        if (!((Ops.in(r.f_country, IN_1) || ((r.has_note) && Str.matches(SEARCH_4, (r.has_note ? r.f_note : Ops.missingString(MISSING_2))))) || (Str.equalsAscii(r.f_channel, true, "DARK")))) return false;
         out.fire(4);
         return true;
     }

@@ -5,19 +5,90 @@ public final class Str {
     private Str() {}
 
     /**
-     * matches(): a search, as in CEL, with the caller's matcher of the pattern (reset for
-     * s: a new one for each value would allocate). java.util.regex recurses once per
-     * repetition of a group, so a long input can exhaust the thread's stack: that is
-     * this record's evaluation error, not the job's; the next reset clears the matcher.
+     * The most characters one matches() reads. java.util.regex backtracks: a pattern
+     * such as ".*test.*order.*urgent" reads a string's characters about n^4 times, and
+     * a note of 3 KB took minutes, stalling its worker (and the run's deadline). Past
+     * this budget, about half a second, the record is a regex_limit dead letter. A count
+     * of reads, not a clock, so that a record fails the same way on every run.
      */
-    public static boolean matches(java.util.regex.Matcher matcher, String s) {
-        try {
-            return matcher.reset(s).find();
-        } catch (StackOverflowError e) {
-            throw new EvalException(ErrorCode.REGEX_LIMIT, "matches(\""
+    public static final long READ_BUDGET = 100_000_000L;
+
+    /** matches(): a search, as in CEL, with the caller's Search of the pattern. */
+    public static boolean matches(Search search, String s) {
+        return search.find(s);
+    }
+
+    /**
+     * One pattern's matcher, for one thread, over a view of each value that counts the
+     * characters it reads (READ_BUDGET). Made once and reset for each value: a Matcher
+     * for each value would allocate, and each of Java's collections costs a full Python
+     * collection under the GIL (JPype's reference queue runs one).
+     */
+    public static final class Search implements CharSequence {
+        private final java.util.regex.Matcher matcher;
+        private String text = "";
+        private long left;
+
+        public Search(java.util.regex.Pattern pattern) {
+            this.matcher = pattern.matcher(this);
+        }
+
+        boolean find(String s) {
+            text = s;
+            left = READ_BUDGET;
+            try {
+                return matcher.reset().find();
+            } catch (OverBudget e) {
+                throw limit(s, "read its characters more than " + READ_BUDGET + " times; "
+                    + "a pattern whose repeats can match the same characters (.*a.*b) "
+                    + "backtracks: anchor it, or repeat a narrower class ([^a]*a)");
+            } catch (StackOverflowError e) {
+                // java.util.regex recurses once per repetition of a group: a long input
+                // can exhaust the thread's stack. That is this record's error, not the
+                // job's; the next reset clears the matcher.
+                throw limit(s, "ran out of stack; repeat a character class ([ab]*) rather "
+                    + "than a group ((a|b)*)");
+            } finally {
+                text = "";  // (not kept alive by the evaluator)
+            }
+        }
+
+        private EvalException limit(String s, String why) {
+            return new EvalException(ErrorCode.REGEX_LIMIT, "matches(\""
                 + matcher.pattern().pattern() + "\") on a string of " + s.length()
-                + " characters ran out of stack; repeat a character class ([ab]*) rather "
-                + "than a group ((a|b)*)");
+                + " characters " + why);
+        }
+
+        @Override
+        public char charAt(int index) {
+            if (--left < 0) {
+                throw OverBudget.INSTANCE;
+            }
+            return text.charAt(index);
+        }
+
+        @Override
+        public int length() {
+            return text.length();
+        }
+
+        @Override
+        public CharSequence subSequence(int start, int end) {
+            return text.subSequence(start, end);
+        }
+
+        @Override
+        public String toString() {
+            return text;
+        }
+    }
+
+    /** Thrown through java.util.regex when a search is over its budget (no stack trace). */
+    private static final class OverBudget extends RuntimeException {
+        static final OverBudget INSTANCE = new OverBudget();
+
+        private OverBudget() {
+            super(null, null, false, false);
         }
     }
 
