@@ -165,9 +165,9 @@ def is_current(out_dir: Path) -> bool:
     chunks differently from this one's Python."""
     try:
         builder = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["builder"]
-    except (OSError, ValueError, KeyError, TypeError):
+        digest = source_digest(out_dir / RULES_COPY, str(builder))
+    except (OSError, ValueError, KeyError, TypeError):  # no (readable) build there
         return False
-    digest = source_digest(out_dir / RULES_COPY, str(builder))
     return _current_build(out_dir, digest) is not None
 
 
