@@ -716,6 +716,11 @@ def test_an_output_holding_other_files_or_being_a_file_is_refused_untouched(
     assert {(mine / n).read_text() for n in ("notes.txt", "dlq.jsonl")} == {"keep me"}
     with pytest.raises(OutputMismatch, match=r"in\.parquet: not a directory"):
         run_job(engine, JobConfig(source, source, 1))
+    orphan = tmp_path / "orphan"
+    (orphan / "results").mkdir(parents=True)
+    (orphan / "results" / "part-000000.parquet").write_bytes(b"PAR1")
+    with pytest.raises(OutputMismatch, match="orphan: has results but no checkpoint"):
+        run_job(engine, JobConfig(source, orphan, 1))
     # What a run killed before its first checkpoint leaves is its own: it resumes there.
     early = tmp_path / "early"
     (early / "results").mkdir(parents=True)

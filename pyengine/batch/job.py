@@ -149,9 +149,9 @@ _BEFORE_CHECKPOINT = {LOCK, RESULTS, CHECKPOINT + ".tmp", REPORT, REPORT + ".tmp
 
 def check_output(out: Path, also: Iterable[str] = ()) -> None:
     """Refuse an OUT that no run may write into: a file, or a directory without a
-    checkpoint that holds anything but a run's first files and the names in ``also``
-    (the input that ``dlq replay`` keeps there). Without this check a run wrote its files
-    among the user's, and resuming truncated a ``dlq.jsonl`` it had not written."""
+    checkpoint that holds results, or anything but a run's first files and the names in
+    ``also`` (the input that ``dlq replay`` keeps there). Without this check a run wrote
+    its files among the user's, and resuming truncated a ``dlq.jsonl`` it had not written."""
     if out.exists() and not out.is_dir():
         raise OutputMismatch(f"{out}: not a directory; --output names the directory the run "
                              "writes")
@@ -160,6 +160,10 @@ def check_output(out: Path, also: Iterable[str] = ()) -> None:
     allowed = _BEFORE_CHECKPOINT | set(also)
     with _writing(out):
         others = sorted(e.name for e in out.iterdir() if e.name not in allowed)
+        results = out / RESULTS
+        if results.is_dir() and any(results.iterdir()):
+            raise OutputMismatch(f"{out}: has results but no checkpoint; choose an empty "
+                                 "--output")
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise OutputMismatch(f"{out}: holds files of no run ({shown}); choose a new or "
@@ -254,10 +258,7 @@ class Job:
     def load_state(self) -> None:
         """Read OUT's checkpoint, or start fresh; refuse a checkpoint of another job."""
         path = self.out / CHECKPOINT
-        if not path.exists():
-            if (self.out / RESULTS).exists() and any((self.out / RESULTS).iterdir()):
-                raise OutputMismatch(f"{self.out}: has results but no checkpoint; "
-                                     "choose an empty --output")
+        if not path.exists():  # (check_output refused an OUT with results but no checkpoint)
             return
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
